@@ -1,0 +1,13 @@
+"""The `clipforge` command."""
+
+from __future__ import annotations
+
+import typer
+
+from clipforge_cli import stack_cmd
+
+app = typer.Typer(help="ClipForge: long talking videos in, ranked captioned clips out.", no_args_is_help=True)
+app.add_typer(stack_cmd.app, name="stack")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,106 @@
+"""Start, find and stop the background processes the stack owns.
+
+Each process gets a pid file holding its pid and creation time; ``stop`` only signals a pid whose
+creation time still matches, so a recycled pid of an unrelated program is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    name: str
+    pid: int
+    create_time: float
+
+    def alive(self) -> bool:
+        try:
+            proc = psutil.Process(self.pid)
+            return abs(proc.create_time() - self.create_time) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+
+def _pidfile(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.pid.json"
+
+
+def read_process(run_dir: Path, name: str) -> ManagedProcess | None:
+    path = _pidfile(run_dir, name)
+    try:
+        raw = json.loads(path.read_text())
+        return ManagedProcess(name=name, pid=int(raw["pid"]), create_time=float(raw["create_time"]))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def start_process(
+    run_dir: Path,
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> ManagedProcess:
+    """Start ``argv`` detached in its own session (so Ctrl-C on the CLI does not kill it)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        popen = subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            user=user,
+        )
+    proc = ManagedProcess(name=name, pid=popen.pid, create_time=psutil.Process(popen.pid).create_time())
+    _pidfile(run_dir, name).write_text(json.dumps({"pid": proc.pid, "create_time": proc.create_time}))
+    return proc
+
+
+def stop_process(run_dir: Path, name: str, *, timeout: float = 30.0, sig: int = signal.SIGTERM) -> bool:
+    """Stop the process recorded under ``name``; return True if one was running."""
+    proc = read_process(run_dir, name)
+    was_running = False
+    if proc is not None and proc.alive():
+        was_running = True
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            os.kill(proc.pid, sig)
+        deadline = time.monotonic() + timeout
+        while proc.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if proc.alive():
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 10
+            while proc.alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+    _pidfile(run_dir, name).unlink(missing_ok=True)
+    return was_running
+
+
+def kill_process(run_dir: Path, name: str) -> bool:
+    """SIGKILL without a grace period (failure tests)."""
+    return stop_process(run_dir, name, timeout=0.0, sig=signal.SIGKILL)
