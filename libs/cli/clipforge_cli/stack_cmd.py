@@ -7,17 +7,13 @@ import json
 import typer
 from clipforge_common.stack import Health, Stack, StackError
 
-app = typer.Typer(
-    help="Start, stop and inspect the local Kafka, PostgreSQL, Redis and S3 stack.", no_args_is_help=True
-)
+app = typer.Typer(help="Start, stop and inspect the local Kafka, PostgreSQL, Redis and S3 stack.", no_args_is_help=True)
 
 
 def _print_table(healths: list[Health]) -> None:
     for h in healths:
         mark = "healthy" if h.healthy else "DOWN"
-        owner = (
-            f"started by stack (pid {','.join(map(str, h.pids))})" if h.managed else "external or not running"
-        )
+        owner = f"started by stack (pid {','.join(map(str, h.pids))})" if h.managed else "external or not running"
         typer.echo(f"{h.name:<9} {mark:<8} {h.endpoint:<32} {owner}  {h.detail}")
 
 

@@ -68,10 +68,7 @@ def wait_until(check: Any, timeout: float, what: str, log: Path | None = None) -
     hint = ""
     if log is not None and log.exists():
         hint = (
-            "\n--- last lines of "
-            + str(log)
-            + " ---\n"
-            + "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+            "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-25:])
         )
     raise StackError(f"{what} did not become healthy within {timeout:.0f}s{hint}")
 
@@ -162,8 +159,7 @@ class Kafka(Component):
         return sum(
             1
             for p in Path(self.run_dir).glob("kafka-*.pid.json")
-            if (proc := processes.read_process(self.run_dir, p.name.removesuffix(".pid.json")))
-            and proc.alive()
+            if (proc := processes.read_process(self.run_dir, p.name.removesuffix(".pid.json"))) and proc.alive()
         )
 
     def probe(self) -> tuple[bool, str]:
@@ -325,9 +321,7 @@ class Postgres(Component):
         try:
             pwd.getpwnam("postgres")
         except KeyError as exc:
-            raise StackError(
-                "running as root needs the 'postgres' system user (apt-get install postgresql)"
-            ) from exc
+            raise StackError("running as root needs the 'postgres' system user (apt-get install postgresql)") from exc
         return "postgres"
 
     def data_root(self) -> Path:
@@ -461,9 +455,7 @@ class Redis(Component):
         if existing is None or not existing.alive():
             server = shutil.which("redis-server") or "/usr/bin/redis-server"
             if not Path(server).exists():
-                raise StackError(
-                    "redis-server is not installed; install it with: apt-get install -y redis-server"
-                )
+                raise StackError("redis-server is not installed; install it with: apt-get install -y redis-server")
             host, port = _redis_host_port(self.settings.redis_url)
             data = self.state / "redis"
             data.mkdir(parents=True, exist_ok=True)

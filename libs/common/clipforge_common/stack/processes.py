@@ -6,6 +6,7 @@ creation time still matches, so a recycled pid of an unrelated program is never 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -90,10 +91,8 @@ def stop_process(run_dir: Path, name: str, *, timeout: float = 30.0, sig: int = 
         while proc.alive() and time.monotonic() < deadline:
             time.sleep(0.1)
         if proc.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + 10
             while proc.alive() and time.monotonic() < deadline:
                 time.sleep(0.1)
