@@ -1,0 +1,3 @@
+from clipforge_gateway.main import main
+
+main()

@@ -1,0 +1,3 @@
+from clipforge_ingest.main import main
+
+main()

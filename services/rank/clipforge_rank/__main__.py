@@ -1,0 +1,3 @@
+from clipforge_rank.main import main
+
+main()

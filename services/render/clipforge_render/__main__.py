@@ -1,0 +1,3 @@
+from clipforge_render.main import main
+
+main()

@@ -1,0 +1,3 @@
+from clipforge_transcribe.main import main
+
+main()
