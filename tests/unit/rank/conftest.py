@@ -1,0 +1,12 @@
+"""Fixtures for the ranker's unit tests."""
+
+from __future__ import annotations
+
+import pytest
+from clipforge_common.transcript import Transcript
+from rank_samples import COFFEE, FINANCE, SPACE, make_transcript
+
+
+@pytest.fixture
+def three_topics() -> Transcript:
+    return make_transcript(COFFEE + SPACE + FINANCE)
