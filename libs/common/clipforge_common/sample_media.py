@@ -47,7 +47,7 @@ __all__ = [
 # The only voice that ships inside the hibari wheel; any other name would trigger a download.
 SAMPLE_VOICE = "heart"
 # Bump when the synthesis changes in a way that should invalidate cached media.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 # |amplitude| above which a sample counts as speech when trimming hibari's own leading/trailing silence.
 _TRIM_THRESHOLD = 0.01
 # Keep this much of the quiet edge so word onsets and releases are not clipped.
@@ -260,8 +260,9 @@ def synthesize_speech(
     """Speak ``sentences`` into a mono 16-bit WAV at hibari's native rate (24 kHz).
 
     Each sentence is synthesized separately, its own leading/trailing silence trimmed, and sentences
-    are joined by ``pause`` seconds of silence (``paragraph_pause`` before indices in
-    ``paragraph_breaks``). Output is deterministic for a given ``seed``.
+    are joined so that ``pause`` seconds separate one sentence's end from the next one's start
+    (``paragraph_pause`` before the sentence indices in ``paragraph_breaks``). Output is
+    deterministic for a given ``seed``.
     """
     if not sentences:
         raise ValueError("synthesize_speech needs at least one sentence")
@@ -279,7 +280,8 @@ def synthesize_speech(
             gap = paragraph_pause if i in breaks else pause
             if i in breaks:
                 paragraph += 1
-            silence = np.zeros(round(gap * sr), np.float32)
+            # The trim margins on both sides are (near) silent too, so the audible gap is exactly ``gap``.
+            silence = np.zeros(max(0, round(gap * sr) - 2 * margin), np.float32)
             parts.append(silence)
             cursor += len(silence)
         audio = np.asarray(tts(text, speed=speed, seed=seed), dtype=np.float32)
