@@ -31,6 +31,5 @@ async def publish_envelope(broker: KafkaBroker, topic: str, envelope: Envelope) 
         topic=topic,
         key=envelope.video_id.encode(),
         headers=envelope.headers(),
-        content_type="application/json",
         correlation_id=envelope.correlation_id,
     )

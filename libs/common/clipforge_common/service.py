@@ -86,7 +86,7 @@ class ServiceRuntime:
 
     async def publish_raw(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> None:
         assert self.broker is not None
-        await self.broker.publish(value, topic=topic, key=key, headers=headers, content_type="application/json")
+        await self.broker.publish(value, topic=topic, key=key, headers=headers)
 
     async def start(self) -> None:
         setup_logging(self.settings, self.name)

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     s3_access_key: str = "clipforge"
     s3_secret_key: str = "clipforge-secret"
     s3_bucket: str = "clipforge"
-    s3_multipart_chunk_mb: int = 8
+    s3_multipart_chunk_mb: int = 5
     s3_presign_seconds: int = 3600
 
     # HTTP
