@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from clipforge_common.transcript import Transcript
-from rank_samples import COFFEE, FINANCE, SPACE, make_transcript
+
+from tests.unit.rank.rank_samples import COFFEE, FINANCE, SPACE, make_transcript
 
 
 @pytest.fixture

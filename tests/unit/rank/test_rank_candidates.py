@@ -6,7 +6,8 @@ from clipforge_common.transcript import Transcript
 from clipforge_rank.domain import RankerConfig, rank_transcript, select_non_overlapping
 from clipforge_rank.domain.candidates import Candidate, generate_candidates, overlap_ratio
 from clipforge_rank.domain.topics import segment_topics
-from rank_samples import COFFEE, FINANCE, SPACE, make_transcript
+
+from tests.unit.rank.rank_samples import COFFEE, FINANCE, SPACE, make_transcript
 
 
 def test_candidates_start_and_end_on_sentence_boundaries(three_topics: Transcript) -> None:

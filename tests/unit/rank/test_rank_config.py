@@ -9,7 +9,8 @@ from clipforge_common.transcript import Transcript
 from clipforge_rank.domain import FEATURE_NAMES, FeatureWeights, RankerConfig, rank_transcript
 from clipforge_rank.domain.scoring import reasons_for, score
 from pydantic import ValidationError
-from rank_samples import COFFEE, make_transcript
+
+from tests.unit.rank.rank_samples import COFFEE, make_transcript
 
 
 def test_feature_names_are_the_weight_fields(three_topics: Transcript) -> None:

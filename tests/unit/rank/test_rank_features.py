@@ -24,7 +24,8 @@ from clipforge_rank.domain.features import (
 )
 from clipforge_rank.domain.scoring import score
 from clipforge_rank.domain.topics import TfidfSentenceVectorizer
-from rank_samples import COFFEE, make_transcript
+
+from tests.unit.rank.rank_samples import COFFEE, make_transcript
 
 HOOK = "Why do most people brew coffee completely wrong?"
 DANGLING = "And that's why it kept happening to him again and again."
