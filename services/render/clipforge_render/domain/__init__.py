@@ -90,6 +90,7 @@ class RenderOutputs(BaseModel):
     preset: str
     audio_only: bool = False
     crop_filter: str | None = None
+    crop_path: CropPath | None = None  # the reframing used (None for audio-only or pad)
 
 
 def probe_source(source: str | Path) -> SourceInfo:
@@ -254,6 +255,7 @@ def render_clip(
         preset=p.name,
         audio_only=info.audio_only,
         crop_filter=crop.crop_filter() if crop is not None else None,
+        crop_path=crop,
     )
 
 

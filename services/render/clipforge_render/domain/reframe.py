@@ -347,17 +347,19 @@ def plan_crop_path(
         return (box[0], box[0] + box[2]) if axis == "x" else (box[1], box[1] + box[3])
 
     times = np.array([s.t for s in samples], dtype=np.float64)
-    # Hold the last face through gaps (and the first one before it appears): a speaker who turns
-    # away for a moment has not moved.
-    first = extent(seen[0].box)  # type: ignore[arg-type]
-    last = (first[0] + first[1]) / 2
-    held = np.empty(len(samples))
-    for i, s in enumerate(samples):
-        if s.box is not None:
-            a, b = extent(s.box)
-            last = (a + b) / 2
-        held[i] = last
-    desired = np.clip(_median3(held) - crop_len / 2, 0, span)
+    # Median over the detections alone (gaps skipped) drops one-frame false positives; then hold the
+    # last face through gaps (and the first one before it appears): a speaker who looks away for a
+    # moment has not moved.
+    found = [i for i, s in enumerate(samples) if s.box is not None]
+    raw = np.array([sum(extent(samples[i].box)) / 2 for i in found])  # type: ignore[arg-type]
+    clean = _median3(raw)
+    filtered = np.empty(len(samples))
+    k = 0
+    for i in range(len(samples)):
+        if k + 1 < len(found) and found[k + 1] <= i:
+            k += 1
+        filtered[i] = clean[k]
+    desired = np.clip(filtered - crop_len / 2, 0, span)
 
     # Split at camera cuts so the path jumps instead of sweeping across the frame.
     cuts = [0, *[i for i in range(1, len(desired)) if abs(desired[i] - desired[i - 1]) > cfg.cut_threshold * length]]
@@ -372,11 +374,14 @@ def plan_crop_path(
             max_speed=cfg.max_speed * length,
         )
 
-    # Never let smoothing push a detected face out of the window.
+    # Never let smoothing push a detected face out of the window (only faces on the track: a
+    # one-frame false detection the median threw away must not drag the window after it).
     for i, s in enumerate(samples):
         if s.box is None:
             continue
         a, b = extent(s.box)
+        if abs((a + b) / 2 - filtered[i]) > max(b - a, 0.05 * length):
+            continue
         margin = cfg.face_margin * (b - a)
         lo, hi = b + margin - crop_len, a - margin
         if lo <= hi:
