@@ -98,8 +98,10 @@ def _quietest_cut(buf: np.ndarray, lo: int, hi: int) -> int:
     window = np.convolve(energy, np.ones(_QUIET_FRAMES) / _QUIET_FRAMES, mode="valid")
     # Cut in the middle of the quiet stretch around the minimum, so both chunks keep some silence
     # at their edges (the decoder needs it) and a long pause is not cut right before a word.
+    # "Quiet" is relative to this region's typical level, so steady noise (no real pause) yields a
+    # narrow stretch at the quietest point rather than the whole search region.
     best = int(np.argmin(window))
-    limit = window[best] * 2.0 + 1.0
+    limit = window[best] + 0.1 * (float(np.median(window)) - window[best]) + 1.0
     left = best
     while left > 0 and window[left - 1] <= limit:
         left -= 1
