@@ -386,7 +386,8 @@ class FeatureExtractor:
     """Computes :class:`CandidateFeatures` for candidates of one transcript.
 
     ``matrix`` is the sentence matrix used for topics (rows L2-normalised); ``envelope`` is optional
-    and, when missing, loudness dynamics is neutral (0.5).
+    and, when missing, loudness dynamics is neutral (0.5); ``max_span`` is the most sentences any
+    candidate will hold.
     """
 
     def __init__(
@@ -396,7 +397,7 @@ class FeatureExtractor:
         config: RankerConfig,
         *,
         envelope: AudioEnvelope | None = None,
-        max_span: int = 1,
+        max_span: int | None = None,
     ) -> None:
         self.transcript = transcript
         self.config = config
@@ -440,7 +441,9 @@ class FeatureExtractor:
             )
             for k in range(n)
         ]
-        self._band = _banded_gram(matrix, max(1, max_span))
+        # Only similarities within the longest candidate are needed; None means "any run of sentences"
+        # (fine for short transcripts, O(n^2) memory for long ones, so rank_transcript passes it).
+        self._band = _banded_gram(matrix, max(1, n if max_span is None else max_span))
         self._nonzero = _prefix((self._band[:, 0] > 1e-9).astype(np.float64)) if n else np.zeros(1)
         self._coherence_cache: dict[int, NDArray[np.float64]] = {}
 

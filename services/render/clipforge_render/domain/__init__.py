@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from .captions_ass import CaptionChunk, build_ass, chunk_words, write_ass
 from .plan import RenderPlan, escape_filter_value, plan_render, plan_thumbnail
 from .presets import PRESETS, CaptionStyle, VideoPreset, get_preset
-from .reframe import CropPath, FaceSample, ReframeConfig, plan_crop_path, reframe
+from .reframe import CropPath, FaceSample, ReframeConfig, crop_size, plan_crop_path, reframe
 
 __all__ = [
     "PRESETS",
@@ -189,7 +189,8 @@ def render_clip(
     crop: CropPath | None = None
     samples: list[FaceSample] = []
     if info.has_video and fit == "crop" and info.width and info.height:
-        if face_tracking:
+        # Same aspect as the output (e.g. 16:9 -> landscape): nothing to pan, skip face detection.
+        if face_tracking and crop_size(info.width, info.height, p.aspect)[2] is not None:
             crop, samples = reframe(source, start, end, p.aspect, config=reframe_config)
         else:
             crop = CropPath.centered(info.width, info.height, p.aspect)
