@@ -39,6 +39,7 @@ __all__ = [
     "cache_path",
     "cached",
     "cached_talk",
+    "make_sample",
     "make_talk_video",
     "synthesize_speech",
     "talk_for_seconds",
@@ -415,6 +416,31 @@ def make_talk_video(
             args += ["-movflags", "+faststart"]
         run_ffmpeg([*args, str(out)], duration=duration)
     return script
+
+
+def make_sample(
+    out: Path,
+    seconds: float = 60.0,
+    *,
+    face: FacePlacement = "left",
+    width: int = 640,
+    height: int = 360,
+    audio_only: bool | None = None,
+) -> SpeechScript:
+    """About ``seconds`` of the built-in talk as a video (or audio, by suffix): ``clipforge sample``."""
+    out = Path(out)
+    plan = talk_for_seconds(seconds)
+    if audio_only is None:
+        audio_only = out.suffix.lower() in _AUDIO_CODECS
+    return make_talk_video(
+        out,
+        plan.sentences,
+        paragraph_breaks=plan.paragraph_breaks,
+        face=face,
+        width=width,
+        height=height,
+        audio_only=audio_only,
+    )
 
 
 # --------------------------------------------------------------------------------------------------

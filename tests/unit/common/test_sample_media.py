@@ -16,6 +16,7 @@ from clipforge_common.sample_media import (
     SpeechScript,
     cached,
     cached_talk,
+    make_sample,
     make_talk_video,
     synthesize_speech,
     talk_for_seconds,
@@ -184,3 +185,10 @@ def test_default_cache_dir_is_git_ignored_repo_folder(monkeypatch: pytest.Monkey
     repo = Path(__file__).resolve().parents[3]
     assert directory == repo / ".cache" / "media"
     assert ".cache/" in (repo / ".gitignore").read_text()
+
+
+def test_make_sample_audio_by_suffix(tmp_path: Path) -> None:
+    script = make_sample(tmp_path / "sample.mp3", seconds=8)
+    assert [s["codec_type"] for s in ffprobe(tmp_path / "sample.mp3")["streams"]] == ["audio"]
+    assert script.duration >= 6
+    assert script.sentences[0].text == DEFAULT_TALK[0].sentences[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from clipforge_ingest.domain import UrlRefused, check_url, resolve_with_ytdlp, safe_download
+from clipforge_ingest.domain import UrlRefused, check_url, resolve_with_ytdlp, safe_download, system_resolver
 
 BODY = bytes(range(256)) * 400  # 100 KiB
 
@@ -99,6 +99,12 @@ def test_malformed_urls(url: str) -> None:
 def test_unresolvable_host() -> None:
     assert refused("http://nowhere.invalid/").reason_code == "unresolvable"
     assert refused("http://empty.test/", resolver=lambda h, p: []).reason_code == "unresolvable"
+
+
+@pytest.mark.parametrize("url", ["http://2130706433/", "http://0x7f.1/", "http://017700000001/", "http://localhost/"])
+def test_system_resolver_sees_through_numeric_and_local_names(url: str) -> None:
+    # getaddrinfo parses these forms locally (inet_aton, /etc/hosts): no network needed.
+    assert refused(url, resolver=system_resolver).reason_code == "forbidden_address"
 
 
 def test_allow_private_opens_loopback_but_never_metadata() -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "Resolver",
     "UrlRefused",
     "check_url",
+    "download_with_ytdlp",
     "forbidden_reason",
     "resolve_with_ytdlp",
     "safe_download",
@@ -320,8 +321,11 @@ def resolve_with_ytdlp(
         "noplaylist": True,
         "skip_download": True,
         "socket_timeout": 20,
-        # One file with both audio and video (no merging), else audio only.
-        "format": "best[acodec!=none][vcodec!=none]/bestaudio/best",
+        # One plain HTTP(S) file with both audio and video (no merging, no HLS/DASH), else audio only.
+        "format": "/".join(
+            f"{sel}[protocol^=http][protocol!*=dash]{extra}"
+            for sel, extra in (("best", "[acodec!=none][vcodec!=none]"), ("bestaudio", ""), ("best", ""))
+        ),
         "allowed_extractors": ["default", "-generic"],
         **(ydl_options or {}),
     }
@@ -348,3 +352,29 @@ def resolve_with_ytdlp(
         duration=float(duration) if isinstance(duration, int | float) else None,
         http_headers={str(k): str(v) for k, v in (info.get("http_headers") or {}).items()},
     )
+
+
+def download_with_ytdlp(
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    max_bytes: int,
+    resolver: Resolver = system_resolver,
+    allow_private: bool = False,
+    allowed_networks: Iterable[IPNetwork | str] = (),
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> tuple[ResolvedMedia, DownloadResult]:
+    """:func:`resolve_with_ytdlp` then :func:`safe_download` of the media URL it found."""
+    allowed = list(allowed_networks)
+    media = resolve_with_ytdlp(url, resolver=resolver, allow_private=allow_private, allowed_networks=allowed)
+    result = safe_download(
+        media.url,
+        dest,
+        max_bytes=max_bytes,
+        resolver=resolver,
+        allow_private=allow_private,
+        allowed_networks=allowed,
+        on_progress=on_progress,
+        headers=media.http_headers,
+    )
+    return media, result
