@@ -1,8 +1,10 @@
-"""A change inside a major version must be FULL compatible with the committed schema.
+"""A change inside a major version must be FULL compatible with the committed schemas.
 
-The committed version is read from git (``HEAD`` by default; CI on a branch can set
-``CLIPFORGE_CONTRACT_BASE=origin/main``). The second half proves the guard itself with handmade
-schemas that must be flagged and ones that must pass.
+By default the schema the models generate now is compared with every version of its file committed
+in ``HEAD``'s history (``HEAD`` included), so the guard still means something in CI after the change
+itself was committed. ``CLIPFORGE_CONTRACT_BASE=<revision>`` (for example ``origin/main`` on a
+branch) compares with that one revision only. The second half proves the guard itself with
+handmade schemas that must be flagged and ones that must pass.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from clipforge_common.events import CATALOG, EventSpec
 from clipforge_common.schema_compat import compatibility_errors
 
 REPO = Path(__file__).resolve().parents[2]
-BASE = os.environ.get("CLIPFORGE_CONTRACT_BASE", "HEAD")
+PINNED_BASE = os.environ.get("CLIPFORGE_CONTRACT_BASE")
+BASE = PINNED_BASE or "HEAD"
 SCHEMA_FILE = re.compile(r"^schemas/[^/]+/v[0-9]+\.json$")
 
 
@@ -44,23 +47,39 @@ def _require_base() -> None:
         pytest.skip(f"git revision {BASE!r} does not exist (no commit yet?)")
 
 
-def _committed_schema(rel: str) -> dict[str, Any]:
+def _committed_versions(rel: str) -> dict[str, dict[str, Any]]:
+    """Distinct committed versions of ``rel``: short revision → schema (oldest first)."""
     _require_base()
     if _git("cat-file", "-e", f"{BASE}:{rel}").returncode != 0:
         pytest.skip(f"{rel} is not in {BASE} yet (a new event type or version): nothing to be compatible with")
-    shown = _git("show", f"{BASE}:{rel}")
-    assert shown.returncode == 0, shown.stderr
-    return json.loads(shown.stdout)
+    revisions = [BASE]
+    if not PINNED_BASE:
+        log = _git("log", "--format=%h", BASE, "--", rel)
+        assert log.returncode == 0, log.stderr
+        revisions = [*reversed(log.stdout.split()), BASE]
+    versions: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    for rev in revisions:
+        shown = _git("show", f"{rev}:{rel}")
+        if shown.returncode != 0 or shown.stdout in seen:  # deleted in that commit, or unchanged
+            continue
+        seen.add(shown.stdout)
+        versions[rev] = json.loads(shown.stdout)
+    return versions
 
 
 @pytest.mark.parametrize("spec", CATALOG, ids=lambda s: f"{s.event_type}.v{s.version}")
 def test_models_stay_compatible_with_committed_schema(spec: EventSpec) -> None:
     rel = f"schemas/{schema_path(spec)}"
-    old = _committed_schema(rel)
-    errors = compatibility_errors(old, event_schema(spec))
-    assert not errors, (
-        f"{spec.event_type} v{spec.version} changed incompatibly since {BASE}:\n  "
-        + "\n  ".join(errors)
+    new = event_schema(spec)
+    problems = [
+        f"against {rev}: {error}"
+        for rev, old in _committed_versions(rel).items()
+        for error in compatibility_errors(old, new)
+    ]
+    assert not problems, (
+        f"{spec.event_type} v{spec.version} changed incompatibly with its committed schema ({rel}):\n  "
+        + "\n  ".join(problems)
         + f"\nInside a major version only optional fields may be added. Make {spec.event_type} "
         f"v{spec.version + 1} (a new model, topic and schema) with an upcaster from v{spec.version} instead."
     )
