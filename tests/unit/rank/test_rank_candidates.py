@@ -101,11 +101,3 @@ def test_ranked_clips_never_overlap_beyond_limit(three_topics: Transcript) -> No
     for i, a in enumerate(clips):
         for b in clips[i + 1 :]:
             assert overlap_ratio(a.start, a.end, b.start, b.end) <= 0.5
-
-
-def test_embeddings_vectorizer_falls_back_to_tfidf_without_torch(monkeypatch) -> None:
-    from clipforge_rank.domain import topics
-
-    monkeypatch.setattr(topics, "sentence_transformers_available", lambda: False)
-    assert topics.make_vectorizer("sentence-transformers").name == "tfidf"
-    assert isinstance(topics.make_vectorizer(), topics.SentenceVectorizer)
