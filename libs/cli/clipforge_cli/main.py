@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from clipforge_cli import stack_cmd
+from clipforge_cli import services_cmd, stack_cmd
 
 app = typer.Typer(help="ClipForge: long talking videos in, ranked captioned clips out.", no_args_is_help=True)
 app.add_typer(stack_cmd.app, name="stack")
+services_cmd.register(app)
 
 if __name__ == "__main__":
     app()

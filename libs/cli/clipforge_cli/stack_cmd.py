@@ -33,9 +33,11 @@ def up(
 
 
 @app.command()
-def down() -> None:
+def down(
+    purge: bool = typer.Option(False, "--purge", help="also delete the stack's data (topics, databases, objects)"),
+) -> None:
     """Stop only the processes this stack started."""
-    Stack.from_settings().down(progress=typer.echo)
+    Stack.from_settings().down(progress=typer.echo, purge=purge)
 
 
 @app.command()

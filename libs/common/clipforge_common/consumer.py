@@ -47,34 +47,55 @@ class PermanentError(Exception):
         self.reason = reason
 
 
+async def emit_answer(
+    conn: asyncpg.Connection,
+    cause: Envelope,
+    event_type: str,
+    data: BaseModel | dict[str, Any],
+    *,
+    producer: str,
+    version: int = 1,
+) -> Envelope:
+    """Queue in the outbox an event caused by ``cause`` (same tenant, video and correlation)."""
+    event = new_event(
+        event_type,
+        data,
+        producer=producer,
+        tenant_id=cause.tenant_id,
+        video_id=cause.video_id,
+        correlation_id=cause.correlation_id,
+        causation_id=cause.event_id,
+        version=version,
+    )
+    await add_to_outbox(conn, event)
+    return event
+
+
 @dataclass
 class HandlerContext:
     conn: asyncpg.Connection
     envelope: Envelope
     payload: BaseModel
     producer: str
+    # The ServiceRuntime the handler runs in (settings, object store, …); None in unit tests.
+    services: Any = None
     emitted: list[Envelope] = field(default_factory=list)
 
     async def emit(self, event_type: str, data: BaseModel | dict[str, Any], version: int = 1) -> Envelope:
         """Queue an event caused by the one being handled (same video and correlation)."""
-        env = self.envelope
-        event = new_event(
-            event_type,
-            data,
-            producer=self.producer,
-            tenant_id=env.tenant_id,
-            video_id=env.video_id,
-            correlation_id=env.correlation_id,
-            causation_id=env.event_id,
-            version=version,
-        )
-        await add_to_outbox(self.conn, event)
+        event = await emit_answer(self.conn, self.envelope, event_type, data, producer=self.producer, version=version)
         self.emitted.append(event)
         return event
 
     async def enqueue_job(self, kind: str, dedupe_key: str, payload: dict[str, Any], max_attempts: int = 3) -> bool:
+        """Record long work for the worker pool; the job keeps this event as its cause."""
         return await jobs.enqueue(
-            self.conn, kind, dedupe_key, payload, video_id=self.envelope.video_id, max_attempts=max_attempts
+            self.conn,
+            kind,
+            dedupe_key,
+            {**payload, jobs.CAUSE_KEY: self.envelope.model_dump(mode="json")},
+            video_id=self.envelope.video_id,
+            max_attempts=max_attempts,
         )
 
 
@@ -107,6 +128,7 @@ class EventConsumer:
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         on_applied: Callable[[Envelope, list[Envelope]], Awaitable[None]] | None = None,
+        services: Any = None,
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -117,6 +139,7 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
         self.on_applied = on_applied
+        self.services = services
 
     async def handle(self, record: Record) -> str:
         """Apply one record; returns the outcome: applied, duplicate, ignored or dead_lettered."""
@@ -156,7 +179,9 @@ class EventConsumer:
                         EVENTS_DUPLICATE.labels(self.service, envelope.event_type).inc()
                         log.info("duplicate event skipped")
                         return "duplicate"
-                    ctx = HandlerContext(conn=conn, envelope=envelope, payload=payload, producer=self.producer)
+                    ctx = HandlerContext(
+                        conn=conn, envelope=envelope, payload=payload, producer=self.producer, services=self.services
+                    )
                     await handler(ctx)
                 EVENTS_CONSUMED.labels(self.service, envelope.event_type).inc()
                 HANDLER_SECONDS.labels(self.service, envelope.event_type).observe(time.perf_counter() - started)

@@ -21,9 +21,14 @@ from typing import Any
 import asyncpg
 import structlog
 
+from clipforge_common.envelope import Envelope
 from clipforge_common.metrics import JOBS_FINISHED, JOBS_RUNNING
 
 log = structlog.get_logger(__name__)
+
+# Jobs enqueued by a handler keep the envelope of the event that caused them under this payload key,
+# so the worker can answer with events in the same correlation (see HandlerContext.enqueue_job).
+CAUSE_KEY = "_cause"
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,14 @@ class Job:
     attempts: int
     max_attempts: int
     lease_until: datetime | None
+
+    @property
+    def cause(self) -> Envelope:
+        """The event that asked for this job."""
+        raw = self.payload.get(CAUSE_KEY)
+        if raw is None:
+            raise LookupError(f"job {self.id} was not enqueued from an event")
+        return Envelope.model_validate(raw)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Job:

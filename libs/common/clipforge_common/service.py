@@ -29,9 +29,11 @@ from clipforge_common.broker import create_broker
 from clipforge_common.cache import create_redis
 from clipforge_common.consumer import EventConsumer, Handler, Record
 from clipforge_common.db import open_service_database
+from clipforge_common.envelope import Envelope
 from clipforge_common.events import spec_for
 from clipforge_common.jobs import JobKind, WorkerPool
 from clipforge_common.outbox import OutboxRelay
+from clipforge_common.progress import ProgressReporter
 from clipforge_common.settings import Settings, get_settings
 from clipforge_common.storage import ObjectStore
 from clipforge_common.telemetry import setup_logging, setup_telemetry
@@ -40,6 +42,7 @@ from clipforge_common.topics import ensure_topics
 log = structlog.get_logger(__name__)
 
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+AppliedHook = Callable[[Envelope, list[Envelope]], Awaitable[None]]
 
 
 @dataclass
@@ -48,11 +51,15 @@ class ServiceDefinition:
     package: str
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     job_kinds: Sequence[JobKind] = ()
+    # Job kinds that need the running runtime (object store, settings, progress): built at start.
+    job_kinds_factory: Callable[[ServiceRuntime], Sequence[JobKind]] | None = None
     uses_redis: bool = False
     http_app: FastAPI | None = None
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
     group_id: str | None = None
+    # Called after each applied event's transaction commits (e.g. refresh caches, fan out live events).
+    on_applied: AppliedHook | None = None
 
     @property
     def consumer_group(self) -> str:
@@ -107,6 +114,8 @@ class ServiceRuntime:
             producer=self.producer,
             max_attempts=self.settings.handler_max_retries,
             retry_base_seconds=self.settings.handler_retry_base_seconds,
+            on_applied=self._after_applied,
+            services=self,
         )
         topics = sorted({spec_for(t, 1).topic for t in self.definition.handlers})
         if topics:
@@ -138,10 +147,13 @@ class ServiceRuntime:
             self.pool, self.publish_raw, poll_seconds=self.settings.outbox_poll_seconds, service=self.name
         )
         self.relay.start()
-        if self.definition.job_kinds:
+        job_kinds = list(self.definition.job_kinds)
+        if self.definition.job_kinds_factory is not None:
+            job_kinds += list(self.definition.job_kinds_factory(self))
+        if job_kinds:
             self.workers = WorkerPool(
                 self.pool,
-                list(self.definition.job_kinds),
+                job_kinds,
                 service=self.name,
                 concurrency=self.settings.worker_concurrency,
                 lease_seconds=self.settings.job_lease_seconds,
@@ -181,6 +193,22 @@ class ServiceRuntime:
             await self.pool.close()
         log.info("stopped")
         self._stopped.set()
+
+    def progress(
+        self, cause: Envelope, stage: str, *, clip_id: str | None = None, span: tuple[float, float] = (0.0, 100.0)
+    ) -> ProgressReporter:
+        """A throttled, thread-safe reporter of ``stage`` progress for the video of ``cause``."""
+        return ProgressReporter(self.publish_raw, cause, stage, producer=self.producer, clip_id=clip_id, span=span)
+
+    async def _after_applied(self, envelope: Envelope, emitted: list[Envelope]) -> None:
+        self.wake_workers()  # the handler may have enqueued a job in the transaction just committed
+        if self.definition.on_applied is not None:
+            await self.definition.on_applied(envelope, emitted)
+
+    def wake_workers(self) -> None:
+        """Let idle workers claim a job just enqueued instead of waiting for their next poll."""
+        if self.workers is not None:
+            self.workers.wake.set()
 
     # ------------------------------------------------------------------ health
 
@@ -242,7 +270,9 @@ class ServiceRuntime:
             access_log=False,
         )
         self._http = uvicorn.Server(config)
-        self._http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # The runtime owns SIGTERM/SIGINT; uvicorn would otherwise swallow them and re-raise them
+        # after its own shutdown, killing the process before in-flight work is released.
+        self._http.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
         self._http_task = asyncio.create_task(self._http.serve(), name="http")
 
     # ------------------------------------------------------------------ process
@@ -250,9 +280,10 @@ class ServiceRuntime:
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
+        await self.start()
+        # Installed after start-up: libraries started above may set their own handlers.
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
         await stop.wait()
         await self.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,12 +66,19 @@ class Stack:
             progress(f"{component.name}: healthy")
         return self.status()
 
-    def down(self, progress: Any = print) -> None:
+    def down(self, progress: Any = print, purge: bool = False) -> None:
         for component in reversed(self.components()):
             if component.stop():
                 progress(f"{component.name}: stopped")
             else:
                 progress(f"{component.name}: was not started by this stack")
+        if purge:
+            # Data lives under the state directory, except PostgreSQL's when the postgres user
+            # cannot reach it there (see Postgres.data_root).
+            pg_root = Postgres(self.settings, self.state).data_root()
+            for path in (pg_root, self.state):
+                shutil.rmtree(path, ignore_errors=True)
+            progress(f"state removed: {self.state}")
 
     def status(self) -> list[Health]:
         return [component.health() for component in self.components()]

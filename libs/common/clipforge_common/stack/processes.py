@@ -81,11 +81,9 @@ def stop_process(run_dir: Path, name: str, *, timeout: float = 30.0, sig: int = 
     was_running = False
     if proc is not None and proc.alive():
         was_running = True
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
+        # Signal the leader only: supervisors (honcho, postgres) forward it to their children,
+        # which would otherwise get it twice. The whole group is killed only on timeout.
+        with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, sig)
         deadline = time.monotonic() + timeout
         while proc.alive() and time.monotonic() < deadline:
