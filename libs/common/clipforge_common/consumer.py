@@ -87,8 +87,12 @@ class HandlerContext:
         self.emitted.append(event)
         return event
 
-    async def enqueue_job(self, kind: str, dedupe_key: str, payload: dict[str, Any], max_attempts: int = 3) -> bool:
+    async def enqueue_job(
+        self, kind: str, dedupe_key: str, payload: dict[str, Any], max_attempts: int | None = None
+    ) -> bool:
         """Record long work for the worker pool; the job keeps this event as its cause."""
+        if max_attempts is None:
+            max_attempts = self.services.settings.job_max_attempts if self.services is not None else 3
         return await jobs.enqueue(
             self.conn,
             kind,
