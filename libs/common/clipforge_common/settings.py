@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     kafka_partitions: int = 6
     kafka_replication_factor: int = 1
     kafka_client_id: str = "clipforge"
+    kafka_heap: str = Field(default="768m", description="JVM heap of each broker the local stack starts")
 
     # PostgreSQL: one database per service named clipforge_<service> on this server.
     pg_host: str = "127.0.0.1"

@@ -250,7 +250,7 @@ class Kafka(Component):
                 )  # fmt: skip
                 if fmt.returncode != 0:
                     raise StackError(f"formatting Kafka storage failed:\n{fmt.stdout}\n{fmt.stderr}")
-            heap = os.environ.get("CLIPFORGE_KAFKA_HEAP", "768m")
+            heap = self.settings.kafka_heap
             processes.start_process(
                 self.run_dir,
                 name,
