@@ -42,9 +42,7 @@ async def test_envelope_roundtrip_keeps_fields_headers_key_and_partition(stack, 
     finally:
         await broker.stop()
 
-    records = await read_topic(
-        stack, spec.topic, until=lambda rs: any(r.key == event.video_id.encode() for r in rs)
-    )
+    records = await read_topic(stack, spec.topic, until=lambda rs: any(r.key == event.video_id.encode() for r in rs))
     mine = [r for r in records if r.key == event.video_id.encode()]
     assert len(mine) == 1
     record = mine[0]

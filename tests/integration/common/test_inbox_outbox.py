@@ -30,9 +30,7 @@ async def _counter_consumer(pool, dead: list) -> EventConsumer:
         await conn.execute("CREATE TABLE IF NOT EXISTS applied (video_id text, event_id text, n int)")
 
     async def handler(ctx: HandlerContext) -> None:
-        await ctx.conn.execute(
-            "INSERT INTO applied VALUES ($1, $2, 1)", ctx.envelope.video_id, ctx.envelope.event_id
-        )
+        await ctx.conn.execute("INSERT INTO applied VALUES ($1, $2, 1)", ctx.envelope.video_id, ctx.envelope.event_id)
 
     async def dead_letter(topic, key, value, headers):
         dead.append((topic, headers))
@@ -139,17 +137,14 @@ async def test_relay_crash_between_publish_and_mark_sent_is_applied_once(stack, 
         await broker.stop()
 
     topic = spec_for("pipeline.progress", 1).topic
-    records = await read_topic(
-        stack, topic, until=lambda rs: sum(r.key == video.encode() for r in rs) >= 2, timeout=20
-    )
+    records = await read_topic(stack, topic, until=lambda rs: sum(r.key == video.encode() for r in rs) >= 2, timeout=20)
     mine = [r for r in records if r.key == video.encode()]
     assert len(mine) == 2  # published twice: at-least-once on the wire
 
     dead: list = []
     consumer = await _counter_consumer(test_pool, dead)
     outcomes = [
-        await consumer.handle(Record(r.topic, r.partition, r.offset, r.key, r.value, dict(r.headers)))
-        for r in mine
+        await consumer.handle(Record(r.topic, r.partition, r.offset, r.key, r.value, dict(r.headers))) for r in mine
     ]
     assert outcomes == ["applied", "duplicate"]
     async with test_pool.acquire() as conn:

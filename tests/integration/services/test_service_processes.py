@@ -13,7 +13,6 @@ import time
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-
 from clipforge_common.settings import SERVICES
 
 CONSUMING = {"ingest", "transcribe", "rank", "render", "gateway"}
