@@ -60,6 +60,11 @@ class TopicConfig(BaseModel):
     min_topic_seconds: float = Field(
         default=30.0, ge=0, description="no topic shorter than this (keeps room for candidates)"
     )
+    pause_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="weight of the pause cue added to each gap's depth (0 = words only); see topics.pause_scores",
+    )
     vectorizer: str = Field(default="tfidf", pattern="^(tfidf|sentence-transformers)$")
 
 
@@ -68,7 +73,7 @@ class RankerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: str = Field(default="tfidf-v1", min_length=1)
+    version: str = Field(default="tfidf-pause-v2", min_length=1)
     min_seconds: float = Field(default=15.0, gt=0)
     max_seconds: float = Field(default=90.0, gt=0)
     target_seconds: float = Field(default=35.0, gt=0)

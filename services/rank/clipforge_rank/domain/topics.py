@@ -5,11 +5,16 @@ Sentences are turned into L2-normalised vectors (TF-IDF by default; sentence-tra
 before are compared with the k after (cosine of the block sums); a topic shift shows up as a valley
 in that curve. Each valley gets a depth score (how far the curve climbs on both sides), and the
 deepest valleys become boundaries, as long as every topic keeps a minimum length.
+
+Speech adds a second cue words alone miss: speakers pause longer where they change topic. A gap's
+pause score (how much longer than the talk's typical gap between sentences it is) is added to its
+depth, weighted by ``TopicConfig.pause_weight``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import re
@@ -35,6 +40,7 @@ __all__ = [
     "gap_similarities",
     "light_stem",
     "make_vectorizer",
+    "pause_scores",
     "segment_topics",
     "sentence_transformers_available",
 ]
@@ -221,6 +227,24 @@ def depth_scores(sims: NDArray[np.float64]) -> NDArray[np.float64]:
     return depths
 
 
+# Typical gaps below this are treated as this long, so a fast talker's ordinary breaths do not
+# read as topic changes.
+_MIN_REFERENCE_GAP = 0.3
+
+
+def pause_scores(sentences: Sequence[Sentence]) -> NDArray[np.float64]:
+    """Per gap, how much longer its silence is than the median gap between sentences, in 0..1.
+
+    0 for an ordinary gap, 1 for a silence twice the typical one or longer. Scripted or edited talks
+    with uniform gaps get all zeros, so the words alone decide there.
+    """
+    gaps = np.array([max(0.0, b.start - a.end) for a, b in itertools.pairwise(sentences)])
+    if gaps.size == 0:
+        return gaps
+    reference = max(float(np.median(gaps)), _MIN_REFERENCE_GAP)
+    return np.clip(gaps / reference - 1.0, 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class TopicSegmentation:
     """Result of :func:`segment_topics`."""
@@ -254,6 +278,8 @@ def segment_topics(
 
     sims = gap_similarities(matrix, cfg.block_size)
     depths = depth_scores(sims)
+    if cfg.pause_weight > 0:
+        depths = depths + cfg.pause_weight * pause_scores(sentences)
     valleys = depths[depths > 0]
     if cfg.depth_threshold is not None:
         cutoff = cfg.depth_threshold
