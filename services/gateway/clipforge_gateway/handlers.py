@@ -1,11 +1,15 @@
-"""Kafka handlers of the gateway service: thin adapters from events to the domain core."""
+"""Kafka handlers of the gateway: the projector over every event type (see projections/projector.py).
+
+They need per-process state (the versions handed to the after-commit step), so they are built with
+the service definition: ``clipforge_gateway.main.definition().handlers``.
+"""
 
 from __future__ import annotations
 
-import structlog
 from clipforge_common.consumer import Handler
 
-log = structlog.get_logger(__name__)
+from clipforge_gateway.projections.projector import Projector
 
 
-HANDLERS: dict[str, Handler] = {}
+def build_handlers() -> dict[str, Handler]:
+    return Projector().handlers()

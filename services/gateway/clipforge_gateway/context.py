@@ -1,0 +1,123 @@
+"""Everything one gateway process shares: configuration, the running service, caches and fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import structlog
+from clipforge_common.envelope import Envelope
+from clipforge_common.events import CATALOG
+from clipforge_common.jobs import Job, JobKind
+from clipforge_common.storage import ObjectStore
+
+from clipforge_gateway.cache import ReadModel
+from clipforge_gateway.config import GatewayConfig
+from clipforge_gateway.fanout import Fanout
+from clipforge_gateway.keys import KeyCache
+from clipforge_gateway.lag import LagMonitor
+from clipforge_gateway.projections.projector import PURGE_JOB, Projector, event_message, views_for
+
+if TYPE_CHECKING:
+    from clipforge_common.service import ServiceRuntime
+
+log = structlog.get_logger(__name__)
+
+
+class GatewayContext:
+    def __init__(self, config: GatewayConfig, *, group_id: str | None = None) -> None:
+        self.config = config
+        self.group_id = group_id or config.group_id
+        self.runtime: ServiceRuntime | None = None
+        self.keys = KeyCache(config.key_cache_seconds)
+        self.read_model = ReadModel(self, namespace=config.redis_namespace, ttl_seconds=config.view_ttl_seconds)
+        self.fanout = Fanout(namespace=config.redis_namespace, queue_size=config.ws_queue_size)
+        self.projector = Projector()
+        self.lag: LagMonitor | None = None
+        self.auth: Any = None  # deps.Authenticator, set by the app factory
+        self._ready = asyncio.Event()
+
+    # ------------------------------------------------------------------ what the running service gives us
+
+    def _rt(self) -> ServiceRuntime:
+        if self.runtime is None:
+            raise RuntimeError("the gateway is not started")
+        return self.runtime
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        # Read at every use (never captured), so a test can prove a path runs without SQL.
+        pool = self._rt().pool
+        assert pool is not None
+        return pool
+
+    @property
+    def redis(self) -> Any:
+        return self._rt().redis
+
+    @property
+    def store(self) -> ObjectStore:
+        return self._rt().store
+
+    @property
+    def producer(self) -> str:
+        return self._rt().producer
+
+    # ------------------------------------------------------------------ lifecycle hooks
+
+    async def start(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        await self.fanout.start(runtime.redis)
+        if self.config.projector_enabled:
+            topics = sorted({spec.topic for spec in CATALOG})
+            self.lag = LagMonitor(
+                runtime.settings, runtime.definition.consumer_group, topics, interval=self.config.lag_interval_seconds
+            )
+            self.lag.start()
+        self._ready.set()
+
+    async def stop(self, _runtime: ServiceRuntime) -> None:
+        if self.lag is not None:
+            await self.lag.stop()
+        await self.fanout.stop()
+
+    # ------------------------------------------------------------------ after the projector commits
+
+    async def after_commit(self, envelope: Envelope, _emitted: list[Envelope]) -> None:
+        """Refresh the views the event touched, then publish it to the video's live channel.
+
+        Never raises: the event is committed, and a failure here must not make the consumer retry it
+        (the retry would be skipped as a duplicate anyway). A view left stale expires with its TTL.
+        """
+        version = self.projector.take_version(envelope.event_id)
+        if version is None:
+            return  # ignored event (tombstoned video, tenant mismatch): nothing changed
+        try:
+            # The consumer starts before the on_start hooks: wait until we are bound.
+            await asyncio.wait_for(self._ready.wait(), 60)
+            await self.read_model.refresh_many(views_for(envelope.event_type, envelope.data), envelope.video_id)
+            await self.fanout.publish(self.redis, envelope.video_id, event_message(envelope, version))
+        except Exception as exc:
+            log.warning("view refresh or live publish failed", error=str(exc), error_type=type(exc).__name__)
+
+    # ------------------------------------------------------------------ jobs
+
+    def purge_job(self, runtime: ServiceRuntime) -> JobKind:
+        """Remove the objects the gateway wrote for a deleted video (idempotent, retried by the worker pool)."""
+
+        async def run(job: Job) -> dict[str, Any]:
+            keys = [k for k in job.payload.get("keys", []) if isinstance(k, str)]
+            for key in keys:
+                await runtime.store.delete(key)
+            return {"deleted": keys}
+
+        async def commit(_conn: asyncpg.Connection, _job: Job, _result: dict[str, Any]) -> None:
+            return None
+
+        async def fail(_conn: asyncpg.Connection, job: Job, reason_code: str, message: str) -> None:
+            log.error(
+                "objects of a deleted video not removed", video_id=job.video_id, reason=reason_code, error=message
+            )
+
+        return JobKind(kind=PURGE_JOB, run=run, commit=commit, fail=fail)
