@@ -1,18 +1,30 @@
-"""The ingest service: Probe, validate and hash sources; extract 16 kHz mono audio."""
+"""The ingest service: probe, validate and hash sources; extract 16 kHz mono audio."""
 
 from __future__ import annotations
 
-from clipforge_common.service import ServiceDefinition, run_service
+import asyncio
 
-from clipforge_ingest.handlers import HANDLERS
+from clipforge_common.service import ServiceDefinition, ServiceRuntime
+
+from clipforge_ingest.config import IngestConfig, get_config, platform_settings
+from clipforge_ingest.handlers import make_handlers
+from clipforge_ingest.worker import IngestWorker
 
 
-def definition() -> ServiceDefinition:
-    return ServiceDefinition(name="ingest", package="clipforge_ingest", handlers=HANDLERS)
+def definition(config: IngestConfig | None = None) -> ServiceDefinition:
+    config = config or get_config()
+    return ServiceDefinition(
+        name="ingest",
+        package="clipforge_ingest",
+        handlers=make_handlers(config),
+        job_kinds_factory=lambda runtime: IngestWorker(runtime, config).job_kinds(),
+        group_id=config.group_id,
+    )
 
 
 def main() -> None:
-    run_service(definition())
+    config = get_config()
+    asyncio.run(ServiceRuntime(definition(config), platform_settings(config)).run_until_signalled())
 
 
 if __name__ == "__main__":
