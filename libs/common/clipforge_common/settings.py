@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_partitions: int = 6
-    kafka_replication_factor: int = 1
+    kafka_replication_factor: int | None = Field(
+        default=None, description="replication of created topics; default min(3, brokers in the cluster)"
+    )
     kafka_client_id: str = "clipforge"
     kafka_heap: str = Field(default="768m", description="JVM heap of each broker the local stack starts")
 

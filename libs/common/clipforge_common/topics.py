@@ -56,11 +56,15 @@ async def ensure_topics(settings: Settings, topics: list[TopicConfig] | None = N
         wanted = [t for t in topics if t.name not in existing]
         if not wanted:
             return []
+        replication = settings.kafka_replication_factor
+        if replication is None:
+            brokers = (await admin.describe_cluster()).get("brokers", [])
+            replication = max(1, min(3, len(brokers)))
         new = [
             NewTopic(
                 name=t.name,
                 num_partitions=t.partitions,
-                replication_factor=settings.kafka_replication_factor,
+                replication_factor=replication,
                 topic_configs={"retention.ms": str(t.retention_ms), "cleanup.policy": "delete"},
             )
             for t in wanted

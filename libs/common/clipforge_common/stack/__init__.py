@@ -76,6 +76,8 @@ class Stack:
             # Data lives under the state directory, except PostgreSQL's when the postgres user
             # cannot reach it there (see Postgres.data_root).
             pg_root = Postgres(self.settings, self.state).data_root()
+            if not pg_root.is_relative_to(self.state):
+                pg_root = pg_root.parent  # the per-checkout folder under /var/lib/clipforge
             for path in (pg_root, self.state):
                 shutil.rmtree(path, ignore_errors=True)
             progress(f"state removed: {self.state}")

@@ -73,6 +73,20 @@ def wait_until(check: Any, timeout: float, what: str, log: Path | None = None) -
     raise StackError(f"{what} did not become healthy within {timeout:.0f}s{hint}")
 
 
+def run_coroutine(coro: Any) -> Any:
+    """Run a health-check coroutine from sync code, also when an event loop is already running
+    (the stack is driven from async tests too): then it runs on a helper thread's own loop."""
+    import asyncio
+    import concurrent.futures
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _java() -> str:
     java = shutil.which("java")
     if java is None:
@@ -268,10 +282,8 @@ class Kafka(Component):
         return processes.stop_process(self.run_dir, name)
 
     def stop(self) -> bool:
-        stopped = False
-        for p in sorted(Path(self.run_dir).glob("kafka-*.pid.json"), reverse=True):
-            stopped |= processes.stop_process(self.run_dir, p.name.removesuffix(".pid.json"), timeout=45)
-        return stopped
+        names = [p.name.removesuffix(".pid.json") for p in Path(self.run_dir).glob("kafka-*.pid.json")]
+        return bool(processes.stop_processes(self.run_dir, names, timeout=45))
 
 
 def _kafka_metadata(bootstrap: str) -> tuple[bool, str]:
@@ -289,7 +301,7 @@ def _kafka_metadata(bootstrap: str) -> tuple[bool, str]:
             await admin.close()
 
     try:
-        return asyncio.run(check())
+        return run_coroutine(check())
     except Exception as exc:
         return False, f"metadata request failed: {type(exc).__name__}: {exc}"
 
@@ -339,7 +351,6 @@ class Postgres(Component):
     def probe(self) -> tuple[bool, str]:
         if not port_open(self.settings.pg_host, self.settings.pg_port):
             return False, "port closed"
-        import asyncio
 
         import asyncpg
 
@@ -351,7 +362,7 @@ class Postgres(Component):
                 await conn.close()
 
         try:
-            return True, "PostgreSQL " + asyncio.run(check())
+            return True, "PostgreSQL " + run_coroutine(check())
         except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"
 
@@ -402,7 +413,6 @@ class Postgres(Component):
         self.ensure_databases()
 
     def ensure_databases(self) -> None:
-        import asyncio
 
         import asyncpg
 
@@ -419,7 +429,7 @@ class Postgres(Component):
             finally:
                 await conn.close()
 
-        asyncio.run(create())
+        run_coroutine(create())
 
 
 # --------------------------------------------------------------------------------------------- Redis

@@ -77,25 +77,36 @@ def start_process(
 
 def stop_process(run_dir: Path, name: str, *, timeout: float = 30.0, sig: int = signal.SIGTERM) -> bool:
     """Stop the process recorded under ``name``; return True if one was running."""
-    proc = read_process(run_dir, name)
-    was_running = False
-    if proc is not None and proc.alive():
-        was_running = True
+    return bool(stop_processes(run_dir, [name], timeout=timeout, sig=sig))
+
+
+def stop_processes(
+    run_dir: Path, names: Sequence[str], *, timeout: float = 30.0, sig: int = signal.SIGTERM
+) -> list[str]:
+    """Signal all of ``names`` at once, wait for them together, SIGKILL what outlives ``timeout``.
+
+    Stopping a Kafka cluster one broker at a time can stall: the last brokers lose their
+    controller quorum and wait for it. Returns the names that were running.
+    """
+    running = [p for name in names if (p := read_process(run_dir, name)) is not None and p.alive()]
+    for proc in running:
         # Signal the leader only: supervisors (honcho, postgres) forward it to their children,
         # which would otherwise get it twice. The whole group is killed only on timeout.
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, sig)
-        deadline = time.monotonic() + timeout
-        while proc.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
+    deadline = time.monotonic() + timeout
+    while any(p.alive() for p in running) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for proc in running:
         if proc.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while proc.alive() and time.monotonic() < deadline:
-                time.sleep(0.1)
-    _pidfile(run_dir, name).unlink(missing_ok=True)
-    return was_running
+    deadline = time.monotonic() + 10
+    while any(p.alive() for p in running) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for name in names:
+        _pidfile(run_dir, name).unlink(missing_ok=True)
+    return [p.name for p in running]
 
 
 def kill_process(run_dir: Path, name: str) -> bool:
