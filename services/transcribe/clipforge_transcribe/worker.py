@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -192,8 +193,9 @@ class TranscribeWorker:
                         video_id=video_id,
                     )
 
+            began = time.perf_counter()
             try:
-                return await asyncio.to_thread(recognise)
+                transcript = await asyncio.to_thread(recognise)
             except AudioFormatError as exc:
                 raise JobFailed(
                     "bad_audio", "The extracted audio is not 16 kHz mono PCM. Upload the video again."
@@ -202,6 +204,16 @@ class TranscribeWorker:
                 if exc.retryable:
                     raise retry_or_fail(job, exc.reason_code, exc.message) from exc
                 raise JobFailed(exc.reason_code, exc.message) from exc
+            elapsed = time.perf_counter() - began
+            log.info(
+                "speech recognised",
+                engine=transcript.engine,
+                audio_seconds=transcript.duration,
+                asr_seconds=round(elapsed, 3),
+                rtf=round(elapsed / transcript.duration, 4) if transcript.duration else None,
+                words=len(transcript.words),
+            )
+            return transcript
 
     async def _copy_earlier(self, tenant_id: str, video_id: str, earlier: str, key: str) -> TranscriptCompleted | None:
         row = await repository.get_done(self.runtime.pool, video_id=earlier, tenant_id=tenant_id)
