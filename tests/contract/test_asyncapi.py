@@ -210,8 +210,9 @@ def test_topics_yaml_lists_every_topic_with_key_retention_and_dlq_flag() -> None
 
 
 EXPECTED_CONSUMERS = {
-    "ingest.requested": {"gateway", "ingest"},
-    "video.ingested": {"gateway", "transcribe"},
+    # render keeps the per-video auto-render options; rank and render keep the media keys.
+    "ingest.requested": {"gateway", "ingest", "render"},
+    "video.ingested": {"gateway", "transcribe", "rank", "render"},
     "transcript.completed": {"gateway", "rank"},
     "rank.requested": {"gateway", "rank"},
     "clips.ranked": {"gateway", "render"},

@@ -48,8 +48,10 @@ CONSUMES: dict[str, tuple[str, ...]] = {
     "gateway": (*(s.event_type for s in DOMAIN_EVENTS), "pipeline.progress"),
     "ingest": ("ingest.requested", *_EVERY_SERVICE_CONSUMES),
     "transcribe": ("video.ingested", *_EVERY_SERVICE_CONSUMES),
-    "rank": ("transcript.completed", "rank.requested", *_EVERY_SERVICE_CONSUMES),
-    "render": ("clips.ranked", "render.requested", *_EVERY_SERVICE_CONSUMES),
+    # rank keeps the audio key of video.ingested (loudness features); render keeps the source key
+    # and the per-video auto-render options (top_k, preset) of ingest.requested.
+    "rank": ("video.ingested", "transcript.completed", "rank.requested", *_EVERY_SERVICE_CONSUMES),
+    "render": ("ingest.requested", "video.ingested", "clips.ranked", "render.requested", *_EVERY_SERVICE_CONSUMES),
 }
 # Producers besides EventSpec.producer ("any" in the catalog means every service).
 EXTRA_PRODUCERS: dict[str, tuple[str, ...]] = {"rank.requested": (OPERATOR,)}
