@@ -1,18 +1,30 @@
-"""The render service: Plan and run ffmpeg: cut, reframe, captions, thumbnail."""
+"""The render service: plan and run ffmpeg (cut, reframe, captions, thumbnail) for ranked clips."""
 
 from __future__ import annotations
 
-from clipforge_common.service import ServiceDefinition, run_service
+import asyncio
 
-from clipforge_render.handlers import HANDLERS
+from clipforge_common.service import ServiceDefinition, ServiceRuntime
+
+from clipforge_render.config import RenderConfig, get_config, platform_settings
+from clipforge_render.handlers import make_handlers
+from clipforge_render.worker import RenderWorker
 
 
-def definition() -> ServiceDefinition:
-    return ServiceDefinition(name="render", package="clipforge_render", handlers=HANDLERS)
+def definition(config: RenderConfig | None = None) -> ServiceDefinition:
+    config = config or get_config()
+    return ServiceDefinition(
+        name="render",
+        package="clipforge_render",
+        handlers=make_handlers(config),
+        job_kinds_factory=lambda runtime: RenderWorker(runtime, config).job_kinds(),
+        group_id=config.group_id,
+    )
 
 
 def main() -> None:
-    run_service(definition())
+    config = get_config()
+    asyncio.run(ServiceRuntime(definition(config), platform_settings(config)).run_until_signalled())
 
 
 if __name__ == "__main__":
