@@ -22,10 +22,11 @@ import contextlib
 import hashlib
 import mimetypes
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -83,6 +84,7 @@ INTERNAL_ERROR_MESSAGE = (
 )
 
 Progress = Callable[..., None]
+T = TypeVar("T")
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -165,6 +167,28 @@ def retry_or_fail(job: Job, reason_code: str, message: str) -> Exception:
     return JobFailed(reason_code, message)
 
 
+class WorkCancelled(Exception):
+    """Raised inside a worker thread at its next progress report once its job was cancelled."""
+
+
+async def cancellable_thread(work: Callable[[Callable[[float], None]], T], report: Callable[[float], None]) -> T:
+    """Run ``work(progress)`` in a thread. A thread cannot be killed, so when the awaiting task is
+    cancelled (shutdown releases the job) the thread stops at its next progress report, instead of
+    running on for minutes and holding up the process exit."""
+    stop = threading.Event()
+
+    def progress(fraction: float) -> None:
+        if stop.is_set():
+            raise WorkCancelled
+        report(fraction)
+
+    try:
+        return await asyncio.to_thread(work, progress)
+    except asyncio.CancelledError:
+        stop.set()
+        raise
+
+
 @dataclass
 class FetchedSource:
     path: Path
@@ -235,8 +259,9 @@ class IngestWorker:
         if payload is None:
             progress(_FETCH_END, "checking and extracting the audio")
             try:
-                result = await asyncio.to_thread(
-                    ingest_file, fetched.path, tmp, self.limits, scaled(progress, _FETCH_END, _EXTRACT_END)
+                result = await cancellable_thread(
+                    lambda report: ingest_file(fetched.path, tmp, self.limits, report),
+                    scaled(progress, _FETCH_END, _EXTRACT_END),
                 )
             except IngestRejected as exc:
                 raise JobFailed(exc.reason_code, exc.message) from exc
@@ -284,16 +309,16 @@ class IngestWorker:
 
     async def _fetch_url(self, job: Job, url: str, tmp: Path, report: Callable[[float], None]) -> FetchedSource:
         config = self.config
-        common: dict[str, Any] = {
-            "max_bytes": self.limits.max_size_bytes,
-            "resolver": self.resolver,
-            "allow_private": config.allow_private_urls,
-            "allowed_networks": config.allowed_networks,
-            "on_progress": lambda done, total: report(download_fraction(done, total)),
-        }
         dest = tmp / "download"
 
-        def download() -> DownloadResult:
+        def download(progress: Callable[[float], None]) -> DownloadResult:
+            common: dict[str, Any] = {
+                "max_bytes": self.limits.max_size_bytes,
+                "resolver": self.resolver,
+                "allow_private": config.allow_private_urls,
+                "allowed_networks": config.allowed_networks,
+                "on_progress": lambda done, total: progress(download_fraction(done, total)),
+            }
             result = safe_download(url, dest, timeout=config.download_timeout_s, **common)
             if config.use_ytdlp and is_html(result.content_type):
                 # A web page, not media: let yt-dlp find the video on it (every hop is checked again).
@@ -302,7 +327,7 @@ class IngestWorker:
             return result
 
         try:
-            result = await asyncio.to_thread(download)
+            result = await cancellable_thread(download, report)
         except UrlRefused as exc:
             if exc.reason_code in _TRANSIENT_URL_CODES:
                 raise retry_or_fail(job, exc.reason_code, exc.message) from exc

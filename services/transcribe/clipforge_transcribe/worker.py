@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -55,6 +55,7 @@ INTERNAL_ERROR_MESSAGE = (
 
 Engine = AsrEngine | FileEngine
 Progress = Callable[..., None]
+T = TypeVar("T")
 
 
 def scaled(progress: Progress, lo: float, hi: float) -> Callable[[float], None]:
@@ -89,6 +90,28 @@ def retry_or_fail(job: Job, reason_code: str, message: str) -> Exception:
     if job.attempts < job.max_attempts:
         return TransientFailure(f"{reason_code}: {message}")
     return JobFailed(reason_code, message)
+
+
+class WorkCancelled(Exception):
+    """Raised inside a worker thread at its next progress report once its job was cancelled."""
+
+
+async def cancellable_thread(work: Callable[[Callable[[float], None]], T], report: Callable[[float], None]) -> T:
+    """Run ``work(progress)`` in a thread. A thread cannot be killed, so when the awaiting task is
+    cancelled (shutdown releases the job) the thread stops at its next progress report, instead of
+    running on for minutes and holding up the process exit."""
+    stop = threading.Event()
+
+    def progress(fraction: float) -> None:
+        if stop.is_set():
+            raise WorkCancelled
+        report(fraction)
+
+    try:
+        return await asyncio.to_thread(work, progress)
+    except asyncio.CancelledError:
+        stop.set()
+        raise
 
 
 class EnginePool:
@@ -180,9 +203,8 @@ class TranscribeWorker:
                     "audio_missing", "The extracted audio of this video is missing. Upload the video again."
                 ) from exc
             progress(_DOWNLOAD_END, "recognising speech")
-            report = scaled(progress, _DOWNLOAD_END, _ASR_END)
 
-            def recognise() -> Transcript:
+            def recognise(report: Callable[[float], None]) -> Transcript:
                 with self.engines.lease() as engine:
                     return transcribe_audio(
                         wav,
@@ -195,7 +217,7 @@ class TranscribeWorker:
 
             began = time.perf_counter()
             try:
-                transcript = await asyncio.to_thread(recognise)
+                transcript = await cancellable_thread(recognise, scaled(progress, _DOWNLOAD_END, _ASR_END))
             except AudioFormatError as exc:
                 raise JobFailed(
                     "bad_audio", "The extracted audio is not 16 kHz mono PCM. Upload the video again."

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import http.server
 import itertools
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +24,7 @@ from clipforge_ingest.worker import (
     INTERNAL_ERROR_MESSAGE,
     IngestWorker,
     TransientFailure,
+    cancellable_thread,
     download_fraction,
     ingested_payload,
     is_html,
@@ -219,11 +222,13 @@ class _Media(http.server.BaseHTTPRequestHandler):
     body: ClassVar[bytes] = b""
 
     def do_GET(self) -> None:
+        page = self.path.startswith("/page")
+        body = b"<html><body><p>My talk, embedded somewhere</p></body></html>" if page else self.body
         self.send_response(200)
-        self.send_header("Content-Type", "video/mp4")
-        self.send_header("Content-Length", str(len(self.body)))
+        self.send_header("Content-Type", "text/html; charset=utf-8" if page else "video/mp4")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -251,6 +256,20 @@ async def test_url_import_is_stored_under_the_video(
     assert payload.source_key == SOURCE_KEY  # extension from the probed container
     assert runtime.store.objects[SOURCE_KEY] == talk_mp4[0].read_bytes()
     assert video_audio_key(VIDEO) in runtime.store.objects
+
+
+@pytest.mark.parametrize(("use_ytdlp", "reason"), [(True, "unsupported_url"), (False, "not_media")])
+async def test_a_web_page_goes_to_ytdlp(
+    no_database: dict[str, Any], media_url: str, use_ytdlp: bool, reason: str
+) -> None:
+    # yt-dlp (its generic page crawler disabled) finds no video on an arbitrary page.
+    runtime = FakeRuntime()
+    page = media_url.replace("/talk/coffee", "/page/talk.html")
+    job = make_job("ingest.requested", _request("url", url=page), video_id=VIDEO)
+    with pytest.raises(JobFailed) as info:
+        await IngestWorker(runtime, IngestConfig(allow_private_urls=True, use_ytdlp=use_ytdlp)).run(job)
+    assert info.value.reason_code == reason
+    assert runtime.store.objects == {}
 
 
 async def test_url_import_into_the_private_network_is_refused(no_database: dict[str, Any], media_url: str) -> None:
@@ -289,3 +308,28 @@ async def test_commit_and_fail_write_the_answer_to_the_outbox() -> None:
     conn = FakeConn()
     await worker.fail(conn, job, "internal_error", "OSError: disk full at /tmp/x")  # type: ignore[arg-type]
     assert conn.outbox()[0].data["message"] == INTERNAL_ERROR_MESSAGE
+
+
+async def test_cancelled_job_stops_its_thread_at_the_next_progress_report() -> None:
+    started, finished = threading.Event(), threading.Event()
+    reports: list[float] = []
+
+    def work(progress: Callable[[float], None]) -> int:
+        try:
+            for i in range(1, 1001):
+                started.set()
+                progress(i / 1000)
+                time.sleep(0.01)
+            return 1000
+        finally:
+            finished.set()
+
+    task = asyncio.create_task(cancellable_thread(work, reports.append))
+    await asyncio.to_thread(started.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(finished.wait, 10), "the thread ended"
+    assert len(reports) < 1000, "it stopped early instead of running to the end"
+
+    assert await cancellable_thread(lambda progress: progress(1.0) or "done", reports.append) == "done"
