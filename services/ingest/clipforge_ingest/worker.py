@@ -242,7 +242,7 @@ class IngestWorker:
         video_id = cause.video_id
         progress(0.0, "fetching the source")
         if request.source.kind == "upload":
-            fetched = await self._fetch_upload(job, request.source.key or "", tmp, scaled(progress, 0.0, _FETCH_END))
+            fetched = await self._fetch_upload(request.source.key or "", tmp, scaled(progress, 0.0, _FETCH_END))
         else:
             fetched = await self._fetch_url(job, request.source.url or "", tmp, scaled(progress, 0.0, _FETCH_END))
 
@@ -284,7 +284,7 @@ class IngestWorker:
             raise JobFailed("video_deleted", "The video was deleted while it was being ingested.")
         return {"payload": payload.model_dump(mode="json"), "project_id": request.project_id}
 
-    async def _fetch_upload(self, job: Job, key: str, tmp: Path, report: Callable[[float], None]) -> FetchedSource:
+    async def _fetch_upload(self, key: str, tmp: Path, report: Callable[[float], None]) -> FetchedSource:
         head = await self.store.head(key)
         if head is None:
             raise JobFailed("missing_file", "The uploaded file could not be found. Upload it again.")
