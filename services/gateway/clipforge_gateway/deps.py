@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from fastapi import Request
@@ -13,6 +11,7 @@ from redis.exceptions import RedisError
 from clipforge_gateway.api.errors import ApiError
 from clipforge_gateway.context import GatewayContext
 from clipforge_gateway.keys import load_key, parse_key, verify_key
+from clipforge_gateway.ratelimit import RateLimiter, window_limit
 
 log = structlog.get_logger(__name__)
 
@@ -35,35 +34,12 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def fixed_window(now: float, window_seconds: int) -> tuple[int, int]:
-    """``(window index, seconds until it ends)`` of a fixed window; the wait is at least 1 s."""
-    index = int(now // window_seconds)
-    ends_at = (index + 1) * window_seconds
-    return index, max(1, int(-(-(ends_at - now) // 1)))  # ceil, so a client never retries too early
-
-
-def window_limit(per_minute: int, window_seconds: int) -> int:
-    return max(1, round(per_minute * window_seconds / 60))
-
-
-async def hit_rate_limit(
-    redis: Any, key: str, limit: int, window_seconds: int, now: float | None = None
-) -> tuple[bool, int, int]:
-    """Count one request; returns ``(allowed, retry_after_seconds, remaining)``."""
-    now = time.time() if now is None else now
-    index, retry_after = fixed_window(now, window_seconds)
-    bucket = f"{key}:{index}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(bucket)
-        pipe.expire(bucket, window_seconds + 1)
-        count, _ = await pipe.execute()
-    count = int(count)
-    return count <= limit, retry_after, max(limit - count, 0)
-
-
 class Authenticator:
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
+        self.limiter = RateLimiter(
+            namespace=ctx.config.redis_namespace, window_seconds=ctx.config.rate_limit_window_seconds
+        )
 
     async def authenticate(self, raw_key: str | None) -> Principal:
         """The caller's tenant; 401 for a missing or wrong key, 429 over the key's rate limit."""
@@ -92,9 +68,7 @@ class Authenticator:
         window = self.ctx.config.rate_limit_window_seconds
         limit = window_limit(per_minute, window)
         try:
-            allowed, retry_after, _remaining = await hit_rate_limit(
-                self.ctx.redis, f"{self.ctx.config.redis_namespace}ratelimit:{key_id}", limit, window
-            )
+            allowed, retry_after = await self.limiter.hit(self.ctx.redis, key_id, limit)
         except RedisError as exc:
             # Fail open: an unreachable Redis must not take the whole API down.
             log.warning("rate limit not enforced", error=str(exc))
@@ -112,7 +86,8 @@ class Authenticator:
             )
 
 
-def get_ctx(request: Request) -> GatewayContext:
+async def get_ctx(request: Request) -> GatewayContext:
+    # async on purpose: FastAPI runs sync dependencies in a thread pool (a thread hop per request).
     return request.app.state.gateway
 
 

@@ -51,16 +51,11 @@ async def video_events(websocket: WebSocket, video_id: str) -> None:
             raise not_found("video")
         async with ctx.fanout.subscribe(video_id) as sub:
             view = await ctx.read_model.video(video_id)
-            if (
-                view is None
-                or view.get("tenant_id") != principal.tenant_id
-                or view.get("deleted")
-                or view.get("body") is None
-            ):
+            if view is None or view.tenant_id != principal.tenant_id or view.deleted or view.body_json is None:
                 raise not_found("video")
             await websocket.accept()
-            await websocket.send_json({"type": "snapshot", "version": view["version"], "video": view["body"]})
-            await _pump(websocket, sub, int(view["version"]))
+            await websocket.send_json({"type": "snapshot", "version": view.version, "video": view.body})
+            await _pump(websocket, sub, view.version)
     except ApiError as error:
         if websocket.application_state == WebSocketState.CONNECTING:
             await _deny(websocket, error)

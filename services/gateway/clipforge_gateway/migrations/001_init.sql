@@ -75,8 +75,10 @@ CREATE TABLE IF NOT EXISTS clips (
     PRIMARY KEY (video_id, clip_id)
 );
 
+-- One row per clip and preset; render ids come from requests or producers and are only unique
+-- within a video in practice, so they are not the key.
 CREATE TABLE IF NOT EXISTS renders (
-    render_id      text PRIMARY KEY,
+    render_id      text NOT NULL,
     video_id       text NOT NULL,
     tenant_id      text NOT NULL,
     clip_id        text NOT NULL,
@@ -95,8 +97,9 @@ CREATE TABLE IF NOT EXISTS renders (
     event_at       timestamptz NOT NULL,              -- time of the event that last changed the row (last writer wins)
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (video_id, clip_id, preset)
+    PRIMARY KEY (video_id, clip_id, preset)
 );
+CREATE INDEX IF NOT EXISTS renders_by_id ON renders (video_id, render_id);
 
 CREATE TABLE IF NOT EXISTS usage (
     tenant_id  text NOT NULL,

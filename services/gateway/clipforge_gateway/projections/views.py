@@ -2,17 +2,21 @@
 
 A view is what Redis holds under ``view:<kind>:<video_id>``::
 
-    {"tenant_id": ..., "version": <video version it reflects>, "deleted": bool, "body": <API body> | null,
+    {"tenant_id": ..., "version": <video version it reflects>, "deleted": bool,
+     "body": "<the API body, already serialized as JSON>" | null,
      "internal": {...}}   # object keys the routes need but clients never see
 
-The body is validated against its response model here, when the view is built, so reads can send
-it as it is. ``version`` lets a writer never replace a view with an older one.
+The body is validated against its response model and serialized once, when the view is built, so a
+cached read sends it without decoding or encoding it. ``version`` lets a writer never replace a view
+with an older one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from clipforge_gateway.api.schemas import (
     ClipList,
@@ -43,11 +47,17 @@ def video_links(video_id: str) -> VideoLinks:
 def envelope(
     tenant_id: str,
     version: int,
-    body: dict[str, Any] | None,
+    body: BaseModel | None,
     deleted: bool = False,
     internal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {"tenant_id": tenant_id, "version": version, "deleted": deleted, "body": body, "internal": internal or {}}
+    return {
+        "tenant_id": tenant_id,
+        "version": version,
+        "deleted": deleted,
+        "body": body.model_dump_json() if body is not None else None,
+        "internal": internal or {},
+    }
 
 
 def _stages(state: VideoState) -> dict[str, Any]:
@@ -109,7 +119,7 @@ def video_view(video: Row, transcript: Row | None, render_counts: Mapping[str, i
         links=video_links(state.video_id),
     )
     internal = {"transcript_key": transcript["transcript_key"] if transcript is not None else None}
-    return envelope(state.tenant_id, video["version"], body.model_dump(mode="json"), internal=internal)
+    return envelope(state.tenant_id, video["version"], body, internal=internal)
 
 
 def video_summary(video: Row) -> VideoSummary:
@@ -148,7 +158,7 @@ def clips_view(header: Row, video_id: str, clips: Sequence[Row]) -> dict[str, An
             for c in clips
         ],
     )
-    return envelope(header["tenant_id"], header["version"], body.model_dump(mode="json"))
+    return envelope(header["tenant_id"], header["version"], body)
 
 
 FILE_KEYS: dict[str, str] = {"video": "video_key", "thumbnail": "thumbnail_key", "srt": "srt_key", "vtt": "vtt_key"}
@@ -180,4 +190,4 @@ def renders_view(header: Row, video_id: str, renders: Sequence[Row]) -> dict[str
         return envelope(header["tenant_id"], header["version"], None, deleted=True)
     body = RenderList(video_id=video_id, renders=[render_out(r) for r in renders])
     keys = {r["render_id"]: {name: r[col] for name, col in FILE_KEYS.items() if r[col]} for r in renders}
-    return envelope(header["tenant_id"], header["version"], body.model_dump(mode="json"), internal={"keys": keys})
+    return envelope(header["tenant_id"], header["version"], body, internal={"keys": keys})

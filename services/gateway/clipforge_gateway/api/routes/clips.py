@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from clipforge_gateway import commands
 from clipforge_gateway.api.errors import not_found
-from clipforge_gateway.api.routes.common import AUTH_ERRORS, NOT_FOUND, ClipId, VideoId, visible
+from clipforge_gateway.api.routes.common import AUTH_ERRORS, NOT_FOUND, ClipId, VideoId, json_body, visible
 from clipforge_gateway.api.schemas import ClipList, ClipOut, RenderOut, RenderRequestIn
 from clipforge_gateway.cache import RENDERS, VIDEO
 from clipforge_gateway.context import GatewayContext
@@ -26,8 +26,8 @@ router = APIRouter(tags=["clips"], responses=AUTH_ERRORS)
 )
 async def list_clips(
     video_id: str = VideoId, principal: Principal = Depends(require_principal), ctx: GatewayContext = Depends(get_ctx)
-) -> JSONResponse:
-    return JSONResponse(visible(await ctx.read_model.clips(video_id), principal))
+) -> Response:
+    return json_body(visible(await ctx.read_model.clips(video_id), principal))
 
 
 @router.get("/v1/videos/{video_id}/clips/{clip_id}", response_model=ClipOut, responses=NOT_FOUND, summary="One clip")
@@ -37,8 +37,8 @@ async def get_clip(
     principal: Principal = Depends(require_principal),
     ctx: GatewayContext = Depends(get_ctx),
 ) -> JSONResponse:
-    body = visible(await ctx.read_model.clips(video_id), principal)
-    for clip in body["clips"]:
+    view = visible(await ctx.read_model.clips(video_id), principal)
+    for clip in view.body["clips"]:
         if clip["clip_id"] == clip_id:
             return JSONResponse(clip)
     raise not_found("clip")
@@ -72,7 +72,7 @@ async def request_render(
         view = (await ctx.read_model.refresh_many({VIDEO, RENDERS}, video_id))[RENDERS]
     if view is None:
         view = await ctx.read_model.load(RENDERS, video_id)
-    for render in visible(view, principal)["renders"]:
+    for render in visible(view, principal).body["renders"]:
         if render["render_id"] == render_id:
             return JSONResponse(render, status_code=202)
     raise not_found("render")  # re-requested concurrently by someone else: rare, and the list has it

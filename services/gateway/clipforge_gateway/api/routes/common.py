@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Path
+from fastapi.responses import Response
 
 from clipforge_gateway.api.errors import ApiError, not_found
 from clipforge_gateway.api.schemas import ErrorResponse
+from clipforge_gateway.cache import View
 from clipforge_gateway.deps import Principal
 
 # Ids are UUIDs; the bound only keeps absurd input away from the stores.
@@ -17,11 +19,16 @@ ClipId = Path(min_length=1, max_length=64, description="clip id")
 RenderId = Path(min_length=1, max_length=64, description="render id")
 
 
-def visible(view: dict[str, Any] | None, principal: Principal, what: str = "video") -> dict[str, Any]:
-    """The view's body if the caller's tenant may see it; 404 otherwise (never 403)."""
-    if view is None or view.get("tenant_id") != principal.tenant_id or view.get("deleted") or view.get("body") is None:
+def visible(view: View | None, principal: Principal, what: str = "video") -> View:
+    """The view if the caller's tenant may see it; 404 otherwise (never 403: ids are not confirmed)."""
+    if view is None or view.tenant_id != principal.tenant_id or view.deleted or view.body_json is None:
         raise not_found(what)
-    return view["body"]
+    return view
+
+
+def json_body(view: View, status_code: int = 200) -> Response:
+    """The view's body as it is stored (validated and serialized when the view was built)."""
+    return Response(view.body_json, status_code=status_code, media_type="application/json")
 
 
 def clamp_limit(limit: int, maximum: int) -> int:

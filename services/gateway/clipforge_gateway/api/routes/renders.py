@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from clipforge_gateway.api.errors import ApiError, not_found
-from clipforge_gateway.api.routes.common import AUTH_ERRORS, NOT_FOUND, RenderId, VideoId, _err, visible
+from clipforge_gateway.api.routes.common import AUTH_ERRORS, NOT_FOUND, RenderId, VideoId, _err, json_body, visible
 from clipforge_gateway.api.schemas import RenderList, RenderOut
+from clipforge_gateway.cache import View
 from clipforge_gateway.context import GatewayContext
 from clipforge_gateway.deps import Principal, get_ctx, require_principal
 from clipforge_gateway.domain.ranges import RangeNotSatisfiable, parse_range
@@ -22,8 +23,8 @@ _EXT = {"video": "mp4", "thumbnail": "jpg", "srt": "srt", "vtt": "vtt"}
 _TYPES = {"video": "video/mp4", "thumbnail": "image/jpeg", "srt": "application/x-subrip", "vtt": "text/vtt"}
 
 
-def _find(body: dict[str, Any], render_id: str) -> dict[str, Any]:
-    for render in body["renders"]:
+def _find(view: View, render_id: str) -> dict[str, Any]:
+    for render in view.body["renders"]:
         if render["render_id"] == render_id:
             return render
     raise not_found("render")
@@ -32,8 +33,8 @@ def _find(body: dict[str, Any], render_id: str) -> dict[str, Any]:
 @router.get("/v1/videos/{video_id}/renders", response_model=RenderList, responses=NOT_FOUND, summary="List renders")
 async def list_renders(
     video_id: str = VideoId, principal: Principal = Depends(require_principal), ctx: GatewayContext = Depends(get_ctx)
-) -> JSONResponse:
-    return JSONResponse(visible(await ctx.read_model.renders(video_id), principal))
+) -> Response:
+    return json_body(visible(await ctx.read_model.renders(video_id), principal))
 
 
 @router.get(
@@ -71,9 +72,9 @@ async def download(
     principal: Principal = Depends(require_principal),
     ctx: GatewayContext = Depends(get_ctx),
 ) -> Response:
-    view = await ctx.read_model.renders(video_id)
-    _find(visible(view, principal), render_id)
-    key = (view or {}).get("internal", {}).get("keys", {}).get(render_id, {}).get(file)
+    view = visible(await ctx.read_model.renders(video_id), principal)
+    _find(view, render_id)
+    key = view.internal.get("keys", {}).get(render_id, {}).get(file)
     if not key:
         raise ApiError(404, "file_not_ready", f"The render has no {file} file yet.")
     filename = f"{render_id}.{_EXT[file]}"

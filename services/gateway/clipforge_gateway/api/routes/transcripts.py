@@ -57,9 +57,8 @@ async def get_transcript(
     principal: Principal = Depends(require_principal),
     ctx: GatewayContext = Depends(get_ctx),
 ) -> Response:
-    view = await ctx.read_model.video(video_id)
-    visible(view, principal)
-    key = (view or {}).get("internal", {}).get("transcript_key")
+    view = visible(await ctx.read_model.video(video_id), principal)
+    key = view.internal.get("transcript_key")
     if not key:
         raise ApiError(404, "transcript_not_ready", "The video has no transcript yet; watch its events.")
     try:
