@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import time
@@ -355,7 +356,7 @@ async def test_cached_get_runs_no_sql_and_misses_repopulate(gateways: GatewayPai
     again = await tenant.client.get(f"/v1/videos/{video_id}")
     assert again.status_code == 200 and again.json() == cached.json()
     raw = await runtime.redis.get(gateways.namespace + view_key("video", video_id))
-    assert raw is not None and json.loads(raw)["body"] == again.json()
+    assert raw is not None and json.loads(json.loads(raw)["body"]) == again.json()
 
 
 async def test_an_older_view_never_replaces_a_newer_one(gateways: GatewayPair, tenant_factory: Any) -> None:
@@ -364,7 +365,7 @@ async def test_an_older_view_never_replaces_a_newer_one(gateways: GatewayPair, t
     video_id = (await upload(tenant, project_id, fake_mp4(3000)))["video_id"]
     read_model = gateways.a.runtime.definition.http_app.state.gateway.read_model  # type: ignore[union-attr]
     current = await read_model.load("video", video_id)
-    stale = {**current, "version": current["version"] - 1, "body": {**current["body"], "status": "failed"}}
+    stale = dataclasses.replace(current, version=current.version - 1, body_json=json.dumps({"status": "failed"}))
     assert not await read_model.store("video", video_id, stale)
     assert (await tenant.client.get(f"/v1/videos/{video_id}")).json()["status"] == "queued"
 
@@ -615,3 +616,17 @@ async def test_projects_pagination(gateways: GatewayPair, tenant_factory: Any, p
         if not cursor:
             break
     assert seen == list(reversed(created))
+
+
+async def test_render_ids_may_repeat_across_videos(gateways: GatewayPair, tenant_factory: Any) -> None:
+    """Producers choose render ids; the same id on two videos must not break the projection."""
+    tenant = await tenant_factory()
+    project_id = await new_project(tenant)
+    tenant_id = await tenant_row(gateways, tenant)
+    videos = [(await upload(tenant, project_id, fake_mp4(2000)))["video_id"] for _ in range(2)]
+    for video_id in videos:
+        data = {"clip_id": "c1", "preset": "vertical", "render_id": "same-id"}
+        assert await gateways.project(event("render.requested", video_id, tenant_id, data)) == "applied"
+    for video_id in videos:
+        renders = (await tenant.client.get(f"/v1/videos/{video_id}/renders")).json()["renders"]
+        assert [(r["render_id"], r["status"]) for r in renders] == [("same-id", "pending")]

@@ -8,9 +8,10 @@ from typing import Any
 
 from clipforge_common.storage import ObjectNotFound
 from clipforge_gateway.api.app import create_app
+from clipforge_gateway.cache import View
 from clipforge_gateway.config import GatewayConfig
 from clipforge_gateway.context import GatewayContext
-from clipforge_gateway.deps import Principal, require_principal
+from clipforge_gateway.deps import Principal
 from fastapi import FastAPI
 
 TENANT = "tenant-a"
@@ -52,15 +53,15 @@ class FakeStore:
 
 class FakeReadModel:
     def __init__(self) -> None:
-        self.views: dict[tuple[str, str], dict[str, Any]] = {}
+        self.views: dict[tuple[str, str], View] = {}
 
-    async def video(self, video_id: str) -> dict[str, Any] | None:
+    async def video(self, video_id: str) -> View | None:
         return self.views.get(("video", video_id))
 
-    async def clips(self, video_id: str) -> dict[str, Any] | None:
+    async def clips(self, video_id: str) -> View | None:
         return self.views.get(("clips", video_id))
 
-    async def renders(self, video_id: str) -> dict[str, Any] | None:
+    async def renders(self, video_id: str) -> View | None:
         return self.views.get(("renders", video_id))
 
 
@@ -71,5 +72,12 @@ def make_app(*, authenticated: bool = True, **config: Any) -> tuple[FastAPI, Gat
     ctx.read_model = read_model  # type: ignore[assignment]
     app = create_app(ctx)
     if authenticated:
-        app.dependency_overrides[require_principal] = lambda: Principal(tenant_id=TENANT, key_id="k")
+        ctx.auth = FakeAuth()
     return app, ctx, store, read_model
+
+
+class FakeAuth:
+    """Every request is the tenant TENANT (routes authenticate through ctx.auth)."""
+
+    async def authenticate(self, raw_key: str | None) -> Principal:
+        return Principal(tenant_id=TENANT, key_id="k")

@@ -60,7 +60,7 @@ def test_validation_errors_are_422_with_details_but_no_echoed_input() -> None:
         )
         assert secret not in str(error)
         assert_error(client.get("/v1/videos/v/transcript?format=docx"), 422, "validation_error")
-        assert_error(client.get("/v1/videos/" + "x" * 65), 422, "validation_error")
+        assert_error(client.get("/v1/videos/" + "x" * 65 + "/clips"), 422, "validation_error")
 
 
 def test_unexpected_errors_are_500_without_internals() -> None:

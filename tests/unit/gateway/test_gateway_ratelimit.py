@@ -1,9 +1,10 @@
-"""Per-key fixed-window rate limiting: window math and the Redis counter."""
+"""Per-key fixed-window rate limiting: window math, leases and the Redis counter."""
 
 from __future__ import annotations
 
 import pytest
-from clipforge_gateway.deps import bearer_token, fixed_window, hit_rate_limit, window_limit
+from clipforge_gateway.deps import bearer_token
+from clipforge_gateway.ratelimit import RateLimiter, fixed_window, lease_size, take_tokens, window_limit
 
 
 @pytest.mark.parametrize(
@@ -37,8 +38,8 @@ def test_window_limit_scales_the_per_minute_rate() -> None:
 
 
 class FakePipeline:
-    def __init__(self, store: dict[str, int], ttls: dict[str, int]) -> None:
-        self.store, self.ttls, self.ops = store, ttls, []
+    def __init__(self, redis: FakeRedis) -> None:
+        self.redis, self.ops = redis, []
 
     async def __aenter__(self) -> FakePipeline:
         return self
@@ -46,43 +47,93 @@ class FakePipeline:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    def incr(self, key: str) -> None:
-        self.ops.append(("incr", key))
+    def incrby(self, key: str, amount: int) -> None:
+        self.ops.append(("incrby", key, amount))
 
     def expire(self, key: str, seconds: int) -> None:
         self.ops.append(("expire", key, seconds))
 
     async def execute(self) -> list[object]:
+        self.redis.round_trips += 1
         out: list[object] = []
         for op in self.ops:
-            if op[0] == "incr":
-                self.store[op[1]] = self.store.get(op[1], 0) + 1
-                out.append(self.store[op[1]])
+            if op[0] == "incrby":
+                self.redis.store[op[1]] = self.redis.store.get(op[1], 0) + op[2]
+                out.append(self.redis.store[op[1]])
             else:
-                self.ttls[op[1]] = op[2]
+                self.redis.ttls[op[1]] = op[2]
                 out.append(True)
         return out
 
 
 class FakeRedis:
+    """Shared by several limiters: the replicas of one deployment."""
+
     def __init__(self) -> None:
         self.store: dict[str, int] = {}
         self.ttls: dict[str, int] = {}
+        self.round_trips = 0
 
     def pipeline(self, transaction: bool = True) -> FakePipeline:
         assert transaction
-        return FakePipeline(self.store, self.ttls)
+        return FakePipeline(self)
 
 
-async def test_counter_allows_the_limit_then_refuses_until_the_next_window() -> None:
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_lease_size_is_exact_for_small_limits() -> None:
+    assert [lease_size(n) for n in (1, 5, 49, 99)] == [1, 1, 1, 1]
+    assert lease_size(600) == 12
+    assert lease_size(10**9) == 200
+
+
+async def test_take_tokens_grants_what_is_left() -> None:
     redis = FakeRedis()
-    results = [await hit_rate_limit(redis, "rl:k", 3, 60, now=120.0 + i) for i in range(5)]
+    assert await take_tokens(redis, "b", 4, 10, 60) == 4
+    assert await take_tokens(redis, "b", 4, 10, 60) == 4
+    assert await take_tokens(redis, "b", 4, 10, 60) == 2
+    assert await take_tokens(redis, "b", 4, 10, 60) == 0
+    assert redis.ttls == {"b": 61}  # the bucket outlives its window, then disappears
+
+
+async def test_small_limit_is_exact_and_resets_with_the_window() -> None:
+    redis, clock = FakeRedis(), Clock(120.0)
+    limiter = RateLimiter(namespace="ns:", window_seconds=60, clock=clock)
+    results = []
+    for i in range(5):
+        clock.now = 120.0 + i
+        results.append(await limiter.hit(redis, "k", 3))
     assert [r[0] for r in results] == [True, True, True, False, False]
-    assert [r[2] for r in results] == [2, 1, 0, 0, 0]
     assert results[3][1] == 57  # 180 - 123
-    assert redis.ttls == {"rl:k:2": 61}  # the bucket outlives its window, then disappears
-    allowed, _, remaining = await hit_rate_limit(redis, "rl:k", 3, 60, now=180.0)
-    assert allowed and remaining == 2
+    assert redis.store == {"ns:ratelimit:k:2": 4}  # after the first refusal, no more round trips
+    clock.now = 180.0
+    assert (await limiter.hit(redis, "k", 3))[0]
+
+
+async def test_replicas_share_the_limit_and_never_exceed_it() -> None:
+    redis, clock = FakeRedis(), Clock(0.0)
+    replicas = [RateLimiter(namespace="", window_seconds=60, clock=clock) for _ in range(3)]
+    limit = 1000  # lease of 20 tokens
+    allowed = 0
+    for i in range(3000):
+        ok, _ = await replicas[i % 3].hit(redis, "k", limit)
+        allowed += ok
+    assert limit - 2 * lease_size(limit) <= allowed <= limit
+    assert redis.round_trips < 3000 / 10  # one trip per lease, not per request
+
+
+async def test_keys_are_independent() -> None:
+    redis, clock = FakeRedis(), Clock(0.0)
+    limiter = RateLimiter(namespace="", window_seconds=60, clock=clock)
+    assert (await limiter.hit(redis, "a", 1))[0]
+    assert not (await limiter.hit(redis, "a", 1))[0]
+    assert (await limiter.hit(redis, "b", 1))[0]
 
 
 @pytest.mark.parametrize(

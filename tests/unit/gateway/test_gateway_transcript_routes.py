@@ -6,6 +6,7 @@ import json
 
 from clipforge_common.captions import parse_srt, parse_vtt
 from clipforge_common.transcript import Sentence, Transcript, Word
+from clipforge_gateway.cache import View
 from fastapi.testclient import TestClient
 
 from tests.unit.gateway.fakes import TENANT, make_app
@@ -39,13 +40,9 @@ def transcript() -> Transcript:
 def setup(tenant: str = TENANT, key: str | None = "transcripts/v1.json"):
     app, _ctx, store, views = make_app()
     store.objects["transcripts/v1.json"] = transcript().model_dump_json().encode()
-    views.views[("video", "v1")] = {
-        "tenant_id": tenant,
-        "version": 3,
-        "deleted": False,
-        "body": {"video_id": "v1"},
-        "internal": {"transcript_key": key},
-    }
+    views.views[("video", "v1")] = View(
+        tenant_id=tenant, version=3, deleted=False, body_json='{"video_id": "v1"}', internal={"transcript_key": key}
+    )
     return app
 
 
