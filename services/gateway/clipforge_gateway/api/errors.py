@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +91,11 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(first["loc"][1:] if len(first["loc"]) > 1 else first["loc"])
         message = f"{where}: {first['message']}" if where else first["message"]
         return error_response(422, "validation_error", message, details=details)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:
+        # The client went away mid-body (an aborted upload): nothing to log as a server error.
+        return error_response(400, "client_disconnected", "The request body ended before it was complete.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
