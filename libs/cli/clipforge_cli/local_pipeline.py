@@ -4,7 +4,6 @@ it as the baseline for the distributed pipeline."""
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from clipforge_transcribe.domain import make_engine, transcribe_audio
 
 # (stage, fraction 0..1, message)
 StageProgress = Callable[[str, float, str], None]
-STAGES: tuple[str, ...] = ("ingest", "transcribe", "rank", "render")
 
 
 class PipelineFailed(Exception):
@@ -105,11 +103,3 @@ def run_local(
             raise PipelineFailed("render", "render_error", str(exc)) from exc
     progress("render", 1.0, f"{len(chosen)} rendered")
     return result
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

@@ -7,9 +7,41 @@ import typer
 from clipforge_cli import clip_cmd, services_cmd, stack_cmd
 
 app = typer.Typer(help="ClipForge: long talking videos in, ranked captioned clips out.", no_args_is_help=True)
+
+
+@app.callback()
+def _quiet_library_logs() -> None:
+    """The CLI talks to people: library logs go to stderr and only when they matter."""
+    import logging
+    import sys
+
+    import structlog
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
+
+
 app.add_typer(stack_cmd.app, name="stack")
 services_cmd.register(app)
 clip_cmd.register(app)
+
+keys = typer.Typer(help="API keys of the local gateway.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create(tenant: str = typer.Option(..., "--tenant", help="tenant name (created if new)")) -> None:
+    """Create an API key for TENANT and print it once (only its hash is stored)."""
+    import asyncio
+
+    from clipforge_common.settings import get_settings
+
+    from clipforge_cli.remote_clip import create_key
+
+    typer.echo(asyncio.run(create_key(get_settings(), tenant)))
+
 
 if __name__ == "__main__":
     app()
