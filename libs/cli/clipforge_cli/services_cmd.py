@@ -69,6 +69,11 @@ def start_services(settings: Settings, *, with_stack: bool = True, echo: Callabl
     say("services: all five ready")
 
 
+def stop_services(settings: Settings) -> bool:
+    """SIGTERM the supervisor (it forwards to the services); True if they were running."""
+    return processes.stop_process(_run_dir(settings), SUPERVISOR, timeout=60)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def up(
@@ -87,7 +92,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop the services (SIGTERM: in-flight jobs finish or are released)."""
         settings = get_settings()
-        stopped = processes.stop_process(_run_dir(settings), SUPERVISOR, timeout=60)
+        stopped = stop_services(settings)
         typer.echo("services: stopped" if stopped else "services: were not running")
         if stack:
             Stack.from_settings().down(progress=typer.echo)
