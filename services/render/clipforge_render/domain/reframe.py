@@ -1,8 +1,8 @@
 """Face-following reframing: where to crop a wide source so a vertical (or square) clip keeps the
 speaker in frame.
 
-1. :func:`detect_faces` samples a few frames per second (downscaled) and runs OpenCV's frontal-face
-   Haar cascade (bundled with opencv-python-headless 4.x).
+1. :func:`detect_faces` samples a few frames per second (downscaled by an ffmpeg subprocess) and
+   runs OpenCV's frontal-face Haar cascade (bundled with opencv-python-headless 4.x).
 2. :func:`plan_crop_path` turns the detections into a smooth crop-offset path: gaps are held,
    single-frame outliers removed by a median, then a dead zone, exponential smoothing (run forwards
    and backwards, so it does not lag) and a speed limit keep the virtual camera calm; each offset is
@@ -14,9 +14,13 @@ speaker in frame.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
-from collections.abc import Sequence
+import os
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -191,57 +195,93 @@ def detect_faces(
     """Sample frames of ``video`` between ``start`` and ``end`` seconds and find the main face.
 
     Returns the samples (times relative to ``start``, boxes in source pixels) and the source size.
+    Frames are decoded by an ffmpeg subprocess (like every other media step) that hands over only
+    the sampled frames, already downscaled and grey, so the caller never holds full-size frames and
+    decoding overlaps with detection.
     """
     import cv2
 
     cfg = config or ReframeConfig()
-    cap = cv2.VideoCapture(str(video))
-    if not cap.isOpened():
-        raise ValueError(f"cannot open video {video}")
-    try:
-        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        scale = min(1.0, cfg.analysis_width / max(width, 1))
-        min_side = max(20, int(height * scale * cfg.min_face_fraction))
-        cascade = _cascade()
-        if start > 0:
-            cap.set(cv2.CAP_PROP_POS_MSEC, start * 1000.0)
-        interval = 1.0 / cfg.sample_fps
-        next_t = start
-        samples: list[FaceSample] = []
-        previous: Box | None = None
-        index = 0
-        while True:
-            if not cap.grab():
-                break
-            ts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if ts <= 0 and index > 0:  # some containers report no timestamps
-                ts = start + index / fps
-            index += 1
-            if end is not None and ts > end + 1e-3:
-                break
-            if ts + 0.5 / fps < next_t:
-                continue  # grab() without retrieve(): no colour conversion for skipped frames
-            ok, frame = cap.retrieve()
-            if not ok:
-                break
-            while next_t <= ts + 0.5 / fps:
-                next_t += interval
-            small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
-            found = cascade.detectMultiScale(  # type: ignore[attr-defined]
-                gray, scaleFactor=1.1, minNeighbors=cfg.min_neighbors, minSize=(min_side, min_side)
-            )
-            boxes: list[Box] = [
-                (int(x / scale), int(y / scale), int(w / scale), int(h / scale)) for (x, y, w, h) in found
-            ]
-            box = _pick(boxes, previous)
-            previous = box or previous
-            samples.append(FaceSample(t=max(0.0, ts - start), box=box))
-    finally:
-        cap.release()
+    width, height = _video_size(video)
+    aw = min(width, max(2, cfg.analysis_width // 2 * 2))
+    ah = max(2, round(height * aw / width / 2) * 2)
+    scale_x, scale_y = width / aw, height / ah
+    min_side = max(20, int(ah * cfg.min_face_fraction))
+    cascade = _cascade()
+    samples: list[FaceSample] = []
+    previous: Box | None = None
+    for index, gray in enumerate(_sampled_frames(video, start, end, cfg.sample_fps, aw, ah)):
+        found = cascade.detectMultiScale(  # type: ignore[attr-defined]
+            cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=cfg.min_neighbors, minSize=(min_side, min_side)
+        )
+        boxes: list[Box] = [
+            (int(x * scale_x), int(y * scale_y), int(w * scale_x), int(h * scale_y)) for (x, y, w, h) in found
+        ]
+        box = _pick(boxes, previous)
+        previous = box or previous
+        samples.append(FaceSample(t=index / cfg.sample_fps, box=box))
     return samples, width, height
+
+
+def _video_size(video: str | Path) -> tuple[int, int]:
+    from clipforge_common.ffmpeg import MediaToolError, ffprobe
+
+    try:
+        streams = ffprobe(video)["streams"]
+    except MediaToolError as exc:
+        raise ValueError(f"cannot open video {video}: {exc}") from exc
+    for s in streams:
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic"):
+            width, height = int(s["width"]), int(s["height"])
+            # ffmpeg applies the display rotation (phone videos), so frames come out turned.
+            rotation = next((d.get("rotation") for d in s.get("side_data_list") or [] if "rotation" in d), None)
+            rotation = rotation if rotation is not None else (s.get("tags") or {}).get("rotate", 0)
+            if round(float(rotation)) % 180 == 90:
+                width, height = height, width
+            return width, height
+    raise ValueError(f"{video} has no video stream")
+
+
+def _sampled_frames(
+    video: str | Path, start: float, end: float | None, fps: float, width: int, height: int
+) -> Iterator[np.ndarray]:
+    """Grey ``width`` x ``height`` frames at ``fps`` from ``start`` (frame i is at ``start + i / fps``)."""
+    from clipforge_common.ffmpeg import FFMPEG, MediaToolError
+
+    cut = ["-ss", f"{max(0.0, start):.3f}"] + (["-t", f"{max(0.0, end - start):.3f}"] if end is not None else [])
+    cmd = [
+        FFMPEG, "-hide_banner", "-nostdin", "-v", "error",
+        # B-frames are never shown to the detector at a few samples per second: skip decoding them.
+        "-skip_frame", "bidir", *cut, "-i", os.fspath(video), "-an", "-sn", "-dn",
+        "-vf", f"fps={fps:g},scale={width}:{height}:flags=area,format=gray",
+        "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1",
+    ]  # fmt: skip
+    frame_bytes = width * height
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tail: collections.deque[str] = collections.deque(maxlen=20)
+
+    def drain() -> None:  # keep stderr flowing so ffmpeg never blocks on a full pipe
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            tail.append(raw.decode("utf-8", "replace").rstrip())
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        assert proc.stdout is not None
+        while True:
+            buf = proc.stdout.read(frame_bytes)
+            if len(buf) < frame_bytes:
+                break
+            yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width)
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+    if code != 0:
+        raise MediaToolError(f"ffmpeg could not sample frames of {Path(video).name}", stderr_tail="\n".join(tail))
 
 
 # --------------------------------------------------------------------------- path planning
