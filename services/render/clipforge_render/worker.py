@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -117,6 +117,32 @@ class ClipSpan:
     title: str = ""
 
 
+def render_with(
+    config: RenderConfig,
+    source: Path,
+    clip: ClipSpan | RankedClipData,
+    transcript: Transcript,
+    preset: str,
+    style: CaptionStyle,
+    out_dir: Path,
+    on_progress: Callable[[float], None] | None = None,
+) -> RenderOutputs:
+    """The render a job runs (blocking: call it in a thread), with this service's settings."""
+    return render_clip(
+        source,
+        clip,
+        transcript.words,
+        preset,
+        style,
+        out_dir,
+        on_progress=on_progress,
+        transcript=transcript,
+        reframe_config=config.reframe(),
+        face_tracking=config.face_tracking,
+        timeout=config.render_timeout_seconds,
+    )
+
+
 async def answer(
     conn: asyncpg.Connection,
     render_key: str,
@@ -204,18 +230,15 @@ class RenderWorker:
             report(0.05, "rendering")
             try:
                 outputs = await asyncio.to_thread(
-                    render_clip,
+                    render_with,
+                    self.config,
                     source,
                     clip,
-                    transcript.words,
+                    transcript,
                     preset,
                     style,
                     work / "out",
-                    on_progress=lambda f: report(0.05 + 0.85 * f, "rendering"),
-                    transcript=transcript,
-                    reframe_config=self.config.reframe(),
-                    face_tracking=self.config.face_tracking,
-                    timeout=self.config.render_timeout_seconds,
+                    lambda f: report(0.05 + 0.85 * f, "rendering"),
                 )
             except MediaToolError as exc:
                 raise media_failure(exc) from exc

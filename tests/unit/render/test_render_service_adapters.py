@@ -26,8 +26,8 @@ from pydantic import ValidationError
 
 def test_config_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     config = RenderConfig()
-    assert (config.top_k, config.default_preset, config.sample_fps) == (3, "vertical", 3.0)
-    assert config.reframe().sample_fps == 3.0
+    assert (config.top_k, config.default_preset, config.sample_fps) == (3, "vertical", 1.0)
+    assert config.reframe().sample_fps == 1.0
     monkeypatch.setenv("CLIPFORGE_RENDER_TOP_K", "1")
     monkeypatch.setenv("CLIPFORGE_RENDER_DEFAULT_PRESET", "square")
     monkeypatch.setenv("CLIPFORGE_RENDER_TENANTS", '["t1"]')
