@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from clipforge_common.envelope import Envelope
@@ -169,6 +170,44 @@ class EventLog:
         await self.wait_for(lambda _: bool(self.of(event_type, video_id)), timeout=timeout, describe=event_type)
         return self.of(event_type, video_id)[0]
 
+    async def own(
+        self, service: ServiceProcess, event_type: str | None = None, video_id: str | None = None
+    ) -> list[Envelope]:
+        """Events of ``service``'s own outbox seen on Kafka, in order.
+
+        Another instance in a default consumer group (``clipforge up`` beside the tests) consumes
+        the tests' events too and answers them; only this instance's answers count.
+        """
+        ids = await service.emitted_ids()
+        return [
+            e
+            for e in self.events
+            if e.event_id in ids
+            and (event_type is None or e.event_type == event_type)
+            and (video_id is None or e.video_id == video_id)
+        ]
+
+    async def wait_own(
+        self,
+        service: ServiceProcess,
+        predicate: Callable[[list[Envelope]], bool],
+        *,
+        timeout: float = 300.0,
+        describe: str = "",
+    ) -> list[Envelope]:
+        """Poll until ``predicate`` holds for ``service``'s own events; the timeout only guards hangs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            own = await self.own(service)
+            if predicate(own):
+                return own
+            if self._task is not None and self._task.done():
+                self._task.result()
+            if time.monotonic() > deadline:
+                seen = [(e.event_type, e.video_id, e.data.get("reason_code")) for e in own][-20:]
+                raise TimeoutError(f"waited {timeout:.0f} s for {describe}; own events: {seen}\n{service.log_tail()}")
+            await asyncio.sleep(0.3)
+
 
 # --------------------------------------------------------------------------------------- processes
 
@@ -281,6 +320,21 @@ class ServiceProcess:
             return self.log_path.read_text(errors="replace")[-chars:]
         except FileNotFoundError:
             return ""
+
+    async def emitted_ids(self) -> set[str]:
+        """Ids of the events this instance wrote to its outbox (published or about to be)."""
+        return {r["event_id"] for r in await self.fetch("SELECT event_id FROM outbox")}
+
+    def encoding(self) -> bool:
+        """Whether one of this instance's children is an ffmpeg encode (not a probe or frame sampler)."""
+        assert self.proc is not None
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    args = child.cmdline()
+                    if args and "ffmpeg" in Path(args[0]).name and "-filter_complex" in args:
+                        return True
+        return False
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(self.settings.pg_dsn(self.database))

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from clipforge_common.envelope import Envelope
 from clipforge_common.events import ClipsRanked, RankRequested
 from clipforge_common.sample_media import SpeechScript, talk_for_seconds
 from clipforge_common.settings import Settings
@@ -86,6 +87,17 @@ async def video(stack: Settings, talk_180: Talk, rank_service: ServiceProcess) -
     await remove_video(stack, stored)
 
 
+async def own(
+    answers: EventLog, service: ServiceProcess, event_type: str, video_id: str, count: int = 1
+) -> list[Envelope]:
+    """At least ``count`` of ``service``'s own ``event_type`` answers for a video (waits for them)."""
+
+    def of(events: list[Envelope]) -> list[Envelope]:
+        return [e for e in events if e.event_type == event_type and e.video_id == video_id]
+
+    return of(await answers.wait_own(service, lambda evs: len(of(evs)) >= count, describe=f"{count} {event_type}"))
+
+
 def _assert_sentence_bounded(clips: ClipsRanked, talk: Talk, low: float, high: float) -> None:
     words = talk.transcript.words
     starts = [s.start for s in talk.transcript.sentences]
@@ -106,7 +118,7 @@ async def test_candidates_follow_sentences_and_stay_inside_topics(
     assert len(talk_180.topic_changes()) >= 2 and 150 <= talk_180.script.duration <= 210
     completed = video.transcript_completed()
     await publish(stack, video.ingested(talk_180.media), completed)
-    ranked_env = await answers.first("clips.ranked", video.video_id)
+    (ranked_env,) = await own(answers, rank_service, "clips.ranked", video.video_id)
     ranked = ClipsRanked.model_validate(ranked_env.data)
 
     assert ranked.ranker_version == RankerConfig().version
@@ -130,8 +142,8 @@ async def test_candidates_follow_sentences_and_stay_inside_topics(
     assert all(r["reasons"] for r in rows)
     # The answer continues the transcript's correlation, and progress was published on the way.
     assert (ranked_env.causation_id, ranked_env.correlation_id) == (completed.event_id, completed.correlation_id)
-    progress = [e.data["percent"] for e in answers.of("pipeline.progress", video.video_id)]
-    assert progress and progress[-1] == 100.0
+    progress = [e.data for e in answers.of("pipeline.progress", video.video_id)]
+    assert any(p["stage"] == "rank" and p["percent"] == 100.0 for p in progress)
 
 
 async def test_rank_requested_reranks_the_stored_transcript(
@@ -139,13 +151,12 @@ async def test_rank_requested_reranks_the_stored_transcript(
 ) -> None:
     # Only the transcript.completed of an earlier run is known: no new transcription happens.
     await publish(stack, video.ingested(talk_180.media), video.transcript_completed())
-    first = ClipsRanked.model_validate((await answers.first("clips.ranked", video.video_id)).data)
+    first = ClipsRanked.model_validate((await own(answers, rank_service, "clips.ranked", video.video_id))[0].data)
 
     short = {"min_seconds": 15, "target_seconds": 20, "max_seconds": 30}
     rerank = event("rank.requested", RankRequested(settings=short), video_id=video.video_id, tenant_id=video.tenant_id)
     await publish(stack, rerank)
-    await answers.wait_for(lambda _: len(answers.of("clips.ranked", video.video_id)) >= 2, describe="re-rank")
-    again_env = answers.of("clips.ranked", video.video_id)[1]
+    again_env = (await own(answers, rank_service, "clips.ranked", video.video_id, 2))[1]
     again = ClipsRanked.model_validate(again_env.data)
     assert again_env.causation_id == rerank.event_id and again_env.correlation_id == rerank.correlation_id
     assert again.ranker_version.startswith(first.ranker_version + "+") and again.ranker_version != first.ranker_version
@@ -158,16 +169,11 @@ async def test_rank_requested_reranks_the_stored_transcript(
     invalid = RankRequested(settings={"min_seconds": 40, "max_seconds": 20})
     for data in (named, unknown, invalid):
         await publish(stack, event("rank.requested", data, video_id=video.video_id, tenant_id=video.tenant_id))
-    await answers.wait_for(
-        lambda _: (
-            len(answers.of("clips.ranked", video.video_id)) >= 3 and len(answers.of("rank.failed", video.video_id)) >= 2
-        ),
-        describe="named variant and two failures",
-    )
-    assert ClipsRanked.model_validate(answers.of("clips.ranked", video.video_id)[2].data).ranker_version == "short-v1"
-    reasons = {e.data["reason_code"] for e in answers.of("rank.failed", video.video_id)}
-    assert reasons == {"unknown_ranker_version", "invalid_ranker_settings"}
-    assert all(e.data["message"] for e in answers.of("rank.failed", video.video_id))
+    named_env = (await own(answers, rank_service, "clips.ranked", video.video_id, 3))[2]
+    assert ClipsRanked.model_validate(named_env.data).ranker_version == "short-v1"
+    failed = await own(answers, rank_service, "rank.failed", video.video_id, 2)
+    assert {e.data["reason_code"] for e in failed} == {"unknown_ranker_version", "invalid_ranker_settings"}
+    assert all(e.data["message"] for e in failed)
 
     versions = await rank_service.fetch(
         "SELECT ranker_version FROM rankings WHERE video_id = $1 ORDER BY ranked_at", video.video_id
@@ -211,13 +217,9 @@ async def test_missing_or_too_short_transcripts_are_answered(
     )
     try:
         await publish(stack, short_video.transcript_completed(), missing.transcript_completed())
-        await answers.wait_for(
-            lambda _: bool(
-                answers.of("rank.failed", short_video.video_id) and answers.of("rank.failed", missing.video_id)
-            ),
-            describe="two rank.failed",
-        )
-        assert answers.of("rank.failed", short_video.video_id)[0].data["reason_code"] == "no_candidates"
-        assert answers.of("rank.failed", missing.video_id)[0].data["reason_code"] == "transcript_not_found"
+        (too_short,) = await own(answers, rank_service, "rank.failed", short_video.video_id)
+        (not_found,) = await own(answers, rank_service, "rank.failed", missing.video_id)
+        assert too_short.data["reason_code"] == "no_candidates" and "15-90 s" in too_short.data["message"]
+        assert not_found.data["reason_code"] == "transcript_not_found"
     finally:
         await store.delete(short_video.transcript_key)

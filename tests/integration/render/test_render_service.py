@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clipforge_common.envelope import Envelope
 from clipforge_common.events import (
     CaptionStyleData,
     ClipRendered,
@@ -27,8 +28,10 @@ from clipforge_common.sample_media import DEFAULT_TALK, SpeechScript
 from clipforge_common.settings import Settings
 from clipforge_common.storage import ObjectStore
 from clipforge_common.transcript import Transcript
-from clipforge_render.domain import ReframeConfig
+from clipforge_render.config import RenderConfig
+from clipforge_render.domain import CaptionStyle, ReframeConfig
 from clipforge_render.domain.reframe import crop_size, detect_faces
+from clipforge_render.worker import render_with
 from clipforge_transcribe.domain import make_engine, transcribe_audio
 
 from tests.integration.common.clip_services import (
@@ -109,20 +112,23 @@ def ranked(video: StoredVideo, *clips: RankedClipData):  # type: ignore[no-untyp
     return event("clips.ranked", data, video_id=video.video_id, tenant_id=video.tenant_id)
 
 
-def rendered_for(answers: EventLog, clip_id: str, preset: str = "vertical") -> list[ClipRendered]:
-    found = [ClipRendered.model_validate(e.data) for e in answers.of("clip.rendered")]
+def rendered_for(events: list[Envelope], clip_id: str, preset: str = "vertical") -> list[ClipRendered]:
+    found = [ClipRendered.model_validate(e.data) for e in events if e.event_type == "clip.rendered"]
     return [r for r in found if r.clip_id == clip_id and r.preset == preset]
 
 
-async def wait_rendered(answers: EventLog, clip_id: str, count: int = 1, render_id: str | None = None) -> ClipRendered:
-    def done(_: object) -> bool:
-        failed = [e for e in answers.of("clip.render_failed") if e.data["clip_id"] == clip_id]
-        assert not failed, failed[0].data
-        found = rendered_for(answers, clip_id)
-        return len([r for r in found if render_id is None or r.render_id == render_id]) >= count
+async def wait_rendered(
+    answers: EventLog, service: ServiceProcess, clip_id: str, render_id: str | None = None
+) -> ClipRendered:
+    """The service's own ``clip.rendered`` of a clip (with ``render_id`` if given), as seen on Kafka."""
 
-    await answers.wait_for(done, timeout=600, describe=f"clip.rendered of {clip_id}")
-    return [r for r in rendered_for(answers, clip_id) if render_id is None or r.render_id == render_id][-1]
+    def matching(own: list[Envelope]) -> list[ClipRendered]:
+        failed = [e for e in own if e.event_type == "clip.render_failed" and e.data["clip_id"] == clip_id]
+        assert not failed, failed[0].data
+        return [r for r in rendered_for(own, clip_id) if render_id is None or r.render_id == render_id]
+
+    own = await answers.wait_own(service, lambda own: bool(matching(own)), timeout=600, describe=clip_id)
+    return matching(own)[-1]
 
 
 # ------------------------------------------------------------------------------ the rendered clip
@@ -145,11 +151,12 @@ async def rendered(
     moving_talk: Talk,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Rendered]:
-    """The whole talk as one ranked clip, auto-rendered; then the same clip without captions."""
+    """The whole talk as one ranked clip, auto-rendered by the service; and, as the reference for the
+    caption check, the same clip rendered in-process by the same render path without captions."""
     video = await store_video(stack, moving_talk.media, moving_talk.transcript, tenant_id=render_service.tenant_id)
     clip = moving_talk.clip()
     await publish(stack, video.ingested(moving_talk.media), ranked(video, clip))
-    done = await wait_rendered(answers, clip.clip_id)
+    done = await wait_rendered(answers, render_service, clip.clip_id)
 
     out = tmp_path_factory.mktemp("rendered")
     store = ObjectStore(stack)
@@ -163,14 +170,17 @@ async def rendered(
         files[ext] = out / f"clip.{ext}"
         await store.download_file(key, files[ext])
 
-    # The same clip and preset without captions (it replaces the objects: downloaded above first).
-    plain = RenderRequested(
-        clip_id=clip.clip_id, preset="vertical", caption_style=CaptionStyleData(enabled=False), render_id="plain-1"
+    plain = await asyncio.to_thread(
+        render_with,
+        RenderConfig(),
+        moving_talk.media,
+        clip,
+        video.transcript,
+        "vertical",
+        CaptionStyle(enabled=False),
+        out / "plain",
     )
-    await publish(stack, event("render.requested", plain, video_id=video.video_id, tenant_id=video.tenant_id))
-    bare = await wait_rendered(answers, clip.clip_id, render_id="plain-1")
-    captionless = out / "captionless.mp4"
-    await store.download_file(bare.video_key, captionless)
+    captionless = plain.video_path
     try:
         yield Rendered(video, clip, done, files, captionless)
     finally:
@@ -316,7 +326,7 @@ async def test_duplicate_clips_ranked_renders_once(
         "clipforge_events_duplicate_total", service="render", event_type="clips.ranked"
     )
     await publish(stack, video.ingested(moving_talk.media), ranking, ranking, replayed)
-    await wait_rendered(answers, clip.clip_id)
+    await wait_rendered(answers, render_service, clip.clip_id)
 
     async def all_applied() -> bool:
         dup = await render_service.metric(
@@ -332,7 +342,27 @@ async def test_duplicate_clips_ranked_renders_once(
     assert await all_applied()
     jobs = await render_service.fetch("SELECT status, attempts FROM jobs WHERE video_id = $1", video.video_id)
     assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 1)]
-    assert len(rendered_for(answers, clip.clip_id)) == 1
+    assert len(rendered_for(await answers.own(render_service), clip.clip_id)) == 1
+
+    # Asked again through the API with the same style: answered from the finished render at once.
+    same = RenderRequested(clip_id=clip.clip_id, preset="vertical", render_id="again")
+    bigger = RenderRequested(
+        clip_id=clip.clip_id, preset="vertical", caption_style=CaptionStyleData(font_size=90), render_id="big"
+    )
+    for data in (same, bigger):
+        await publish(stack, event("render.requested", data, video_id=video.video_id, tenant_id=video.tenant_id))
+    again = await wait_rendered(answers, render_service, clip.clip_id, render_id="again")
+    big = await wait_rendered(answers, render_service, clip.clip_id, render_id="big")
+    assert again.video_key == big.video_key == f"clips/{clip.clip_id}/vertical.mp4"
+    made = await render_service.fetch(
+        "SELECT payload->'style'->>'font_size' AS size, status FROM jobs WHERE video_id = $1 ORDER BY created_at",
+        video.video_id,
+    )
+    assert [(m["size"], m["status"]) for m in made] == [(None, "done"), ("90", "done")]  # one new render only
+    states = await render_service.fetch(
+        "SELECT status FROM renders WHERE clip_id = $1 ORDER BY created_at", clip.clip_id
+    )
+    assert [r["status"] for r in states] == ["superseded", "done"]  # the objects now hold the big captions
 
     # video.deleted: the clip's objects go away, and the rows with them.
     store = ObjectStore(stack)
@@ -356,27 +386,24 @@ async def test_a_render_killed_midway_is_redone_once_after_restart(
     try:
         await publish(stack, video.ingested(moving_talk.media), ranked(video, clip))
 
-        def encoding(_: object) -> bool:
-            percents = [
-                e.data["percent"]
-                for e in answers.of("pipeline.progress", video.video_id)
-                if e.data.get("stage") == "render" and e.data.get("clip_id") == clip.clip_id
-            ]
-            return any(25 <= p < 85 for p in percents)
-
-        await answers.wait_for(encoding, timeout=600, describe="ffmpeg encoding")
+        for _ in range(6000):  # only guards against hanging
+            if service.encoding():
+                break
+            await asyncio.sleep(0.05)
+        assert service.encoding(), service.log_tail()
+        await asyncio.sleep(0.5)  # well into the encode
         service.kill9()  # the process and its ffmpeg, mid-encode
         jobs = await service.fetch("SELECT status, attempts FROM jobs WHERE video_id = $1", video.video_id)
         assert [(j["status"], j["attempts"]) for j in jobs] == [("running", 1)]
-        assert not rendered_for(answers, clip.clip_id)
+        assert not rendered_for(await answers.own(service), clip.clip_id)
 
         service.start()  # same group and database: the lease expires and the job is claimed again
         await service.wait_ready()
-        done = await wait_rendered(answers, clip.clip_id)
+        done = await wait_rendered(answers, service, clip.clip_id)
         assert done.duration == pytest.approx(clip.end - clip.start, abs=0.1)
         jobs = await service.fetch("SELECT status, attempts FROM jobs WHERE video_id = $1", video.video_id)
         assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 2)]
-        assert len(rendered_for(answers, clip.clip_id)) == 1
+        assert len(rendered_for(await answers.own(service), clip.clip_id)) == 1
     finally:
         await publish(stack, video.deleted())
         await _shutdown(service)
@@ -392,11 +419,11 @@ async def test_bad_requests_are_answered_with_reason_codes(
     unknown = RenderRequested(clip_id=outside.clip_id, preset="portrait-8k", render_id="r-unknown")
     await publish(stack, event("render.requested", unknown, video_id=video.video_id, tenant_id=video.tenant_id))
 
-    def both(_: object) -> bool:
-        return len([e for e in answers.of("clip.render_failed", video.video_id)]) >= 2
+    def both(own: list[Envelope]) -> bool:
+        return len([e for e in own if e.event_type == "clip.render_failed" and e.video_id == video.video_id]) >= 2
 
-    await answers.wait_for(both, timeout=300, describe="two clip.render_failed")
-    codes = {(e.data["preset"], e.data["reason_code"]) for e in answers.of("clip.render_failed", video.video_id)}
+    own = await answers.wait_own(render_service, both, describe="two clip.render_failed")
+    codes = {(e.data["preset"], e.data["reason_code"]) for e in own if e.video_id == video.video_id}
     assert codes == {("vertical", "clip_out_of_range"), ("portrait-8k", "unknown_preset")}
     await publish(stack, video.deleted())
     await remove_video(stack, video)
