@@ -7,7 +7,7 @@ from clipforge_common.consumer import Handler, HandlerContext
 from clipforge_common.events import IngestRequested, VideoIngestFailed
 
 from clipforge_ingest import repository
-from clipforge_ingest.config import IngestConfig, get_config
+from clipforge_ingest.config import IngestConfig
 from clipforge_ingest.worker import INGEST_JOB, PURGE_JOB, source_problem
 
 log = structlog.get_logger(__name__)
@@ -53,11 +53,3 @@ def make_handlers(config: IngestConfig) -> dict[str, Handler]:
         await ctx.enqueue_job(PURGE_JOB, f"{envelope.video_id}:{envelope.event_id}", {}, max_attempts=5)
 
     return {"ingest.requested": on_ingest_requested, "video.deleted": on_video_deleted}
-
-
-def __getattr__(name: str) -> object:
-    # ``HANDLERS`` (the contract tests read it) is built on first use, so importing this module
-    # never reads the environment.
-    if name == "HANDLERS":
-        return make_handlers(get_config())
-    raise AttributeError(name)

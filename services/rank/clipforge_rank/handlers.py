@@ -10,7 +10,7 @@ from clipforge_common.consumer import Handler, HandlerContext
 from clipforge_common.events import RankRequested, TranscriptCompleted, VideoIngested
 
 from clipforge_rank import repository
-from clipforge_rank.config import RankConfig, get_config
+from clipforge_rank.config import RankConfig
 from clipforge_rank.worker import RANK_JOB, rank_payload
 
 log = structlog.get_logger(__name__)
@@ -86,11 +86,3 @@ def _served_only(config: RankConfig, handler: Handler) -> Handler:
             await handler(ctx)
 
     return handle
-
-
-def __getattr__(name: str) -> object:
-    # ``HANDLERS`` (the contract tests read it) is built on first use, so importing this module
-    # never reads the environment.
-    if name == "HANDLERS":
-        return make_handlers(get_config())
-    raise AttributeError(name)

@@ -12,7 +12,7 @@ from clipforge_common.consumer import Handler, HandlerContext
 from clipforge_common.events import ClipRenderFailed, ClipsRanked, IngestRequested, RenderRequested, VideoIngested
 
 from clipforge_render import repository
-from clipforge_render.config import RenderConfig, get_config
+from clipforge_render.config import RenderConfig
 from clipforge_render.domain import PRESETS, CaptionStyle
 from clipforge_render.worker import PURGE_JOB, RENDER_JOB, answer, best_clips, render_key, render_payload, style_hash
 
@@ -161,11 +161,3 @@ def _served_only(config: RenderConfig, handler: Handler) -> Handler:
             await handler(ctx)
 
     return handle
-
-
-def __getattr__(name: str) -> object:
-    # ``HANDLERS`` (the contract tests read it) is built on first use, so importing this module
-    # never reads the environment.
-    if name == "HANDLERS":
-        return make_handlers(get_config())
-    raise AttributeError(name)

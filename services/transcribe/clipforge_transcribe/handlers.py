@@ -7,7 +7,7 @@ from clipforge_common.consumer import Handler, HandlerContext
 from clipforge_common.events import VideoIngested
 
 from clipforge_transcribe import repository
-from clipforge_transcribe.config import TranscribeConfig, get_config
+from clipforge_transcribe.config import TranscribeConfig
 from clipforge_transcribe.worker import PURGE_JOB, TRANSCRIBE_JOB
 
 log = structlog.get_logger(__name__)
@@ -40,11 +40,3 @@ def make_handlers(config: TranscribeConfig) -> dict[str, Handler]:
         await ctx.enqueue_job(PURGE_JOB, f"{envelope.video_id}:{envelope.event_id}", {}, max_attempts=5)
 
     return {"video.ingested": on_video_ingested, "video.deleted": on_video_deleted}
-
-
-def __getattr__(name: str) -> object:
-    # ``HANDLERS`` (the contract tests read it) is built on first use, so importing this module
-    # never reads the environment.
-    if name == "HANDLERS":
-        return make_handlers(get_config())
-    raise AttributeError(name)
