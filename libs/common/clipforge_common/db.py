@@ -88,9 +88,11 @@ async def migrate(pool: asyncpg.Pool, namespaces: Iterable[tuple[str, list[tuple
     return applied_now
 
 
-async def open_service_database(settings: Settings, service: str, package: str | None) -> asyncpg.Pool:
+async def open_service_database(
+    settings: Settings, service: str, package: str | None, *, database: str | None = None
+) -> asyncpg.Pool:
     """Create the service's database if needed, open its pool and apply common + own migrations."""
-    database = settings.database_for(service)
+    database = database or settings.database_for(service)
     await ensure_database(settings, database)
     pool = await create_pool(settings, database)
     namespaces = [("common", migration_files("clipforge_common"))]

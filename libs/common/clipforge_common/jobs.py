@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -25,6 +26,7 @@ from clipforge_common.envelope import Envelope
 from clipforge_common.metrics import JOBS_FINISHED, JOBS_RUNNING
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # Jobs enqueued by a handler keep the envelope of the event that caused them under this payload key,
 # so the worker can answer with events in the same correlation (see HandlerContext.enqueue_job).
@@ -71,6 +73,39 @@ class JobFailed(Exception):
         super().__init__(message)
         self.reason_code = reason_code
         self.message = message
+
+
+class TransientFailure(Exception):
+    """Worth another attempt (the worker pool retries with backoff)."""
+
+
+def retry_or_fail(job: Job, reason_code: str, message: str) -> Exception:
+    """A transient fault: retry while attempts remain, then report it with its own reason code."""
+    if job.attempts < job.max_attempts:
+        return TransientFailure(f"{reason_code}: {message}")
+    return JobFailed(reason_code, message)
+
+
+class WorkCancelled(Exception):
+    """Raised inside a worker thread at its next progress report once its job was cancelled."""
+
+
+async def cancellable_thread(work: Callable[[Callable[[float], None]], T], report: Callable[[float], None]) -> T:
+    """Run ``work(progress)`` in a thread. A thread cannot be killed, so when the awaiting task is
+    cancelled (shutdown releases the job) the thread stops at its next progress report, instead of
+    running on for minutes and holding up the process exit."""
+    stop = threading.Event()
+
+    def progress(fraction: float) -> None:
+        if stop.is_set():
+            raise WorkCancelled
+        report(fraction)
+
+    try:
+        return await asyncio.to_thread(work, progress)
+    except asyncio.CancelledError:
+        stop.set()
+        raise
 
 
 async def enqueue(

@@ -47,6 +47,8 @@ class ProgressReporter:
         self._last_sent = 0.0
         self._last_percent = -1.0
         self._pending: set[asyncio.Future[None]] = set()
+        # Each report is its own task; the lock (FIFO) keeps them in the order they were reported.
+        self._order = asyncio.Lock()
 
     def __call__(self, fraction: float, message: str = "") -> None:
         lo, hi = self.span
@@ -79,10 +81,11 @@ class ProgressReporter:
             future.add_done_callback(lambda f: f.exception())
 
     async def _send(self, event: Envelope) -> None:
-        try:
-            await self.publish(PROGRESS_TOPIC, event.video_id.encode(), event.to_bytes(), event.headers())
-        except Exception as exc:  # progress is best effort: never fail the work because of it
-            log.warning("progress not published", error=str(exc))
+        async with self._order:
+            try:
+                await self.publish(PROGRESS_TOPIC, event.video_id.encode(), event.to_bytes(), event.headers())
+            except Exception as exc:  # progress is best effort: never fail the work because of it
+                log.warning("progress not published", error=str(exc))
 
     async def flush(self) -> None:
         if self._pending:

@@ -58,6 +58,8 @@ class ServiceDefinition:
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
     group_id: str | None = None
+    # Database name override (default clipforge_<name>), for an extra instance beside the default one.
+    database: str | None = None
     # Called after each applied event's transaction commits (e.g. refresh caches, fan out live events).
     on_applied: AppliedHook | None = None
 
@@ -99,7 +101,9 @@ class ServiceRuntime:
         setup_logging(self.settings, self.name)
         setup_telemetry(self.settings, self.name)
         log.info("starting", version=__version__)
-        self.pool = await open_service_database(self.settings, self.name, self.definition.package)
+        self.pool = await open_service_database(
+            self.settings, self.name, self.definition.package, database=self.definition.database
+        )
         await ensure_topics(self.settings)
         await self.store.ensure_bucket()
         if self.definition.uses_redis:

@@ -7,32 +7,18 @@ comma-separated string.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
 
-from clipforge_common.settings import Settings, get_settings
+from clipforge_common.service_config import ServiceConfig, split_list
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from clipforge_ingest.domain import IngestLimits, Resolver, system_resolver
 
-SERVICE = "ingest"
 
-
-def _split_list(value: Any) -> Any:
-    """Accept a JSON list or a comma-separated string for list settings."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
-
-
-class IngestConfig(BaseSettings):
+class IngestConfig(ServiceConfig):
     model_config = SettingsConfigDict(env_prefix="CLIPFORGE_INGEST_", extra="ignore")
 
     # Limits (see IngestLimits): a source beyond them is answered with video.ingest_failed.
@@ -53,20 +39,10 @@ class IngestConfig(BaseSettings):
     download_timeout_s: float = Field(default=30.0, gt=0)
     use_ytdlp: bool = Field(default=True, description="pages (HTML) are handed to yt-dlp to find the media")
 
-    # Deployment.
-    group_id: str | None = Field(default=None, description="Kafka consumer group; default clipforge.ingest")
-    database: str | None = Field(default=None, description="PostgreSQL database; default clipforge_ingest")
-    tenants: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="serve only these tenants (a dedicated instance with its own group_id); empty = all",
-    )
-    work_dir: Path | None = Field(default=None, description="scratch space for downloads; default the system temp")
-    job_max_attempts: int = Field(default=3, ge=1)
-
-    @field_validator("allowed_networks", "tenants", mode="before")
+    @field_validator("allowed_networks", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_list(value)
 
     @field_validator("allowed_networks")
     @classmethod
@@ -83,9 +59,6 @@ class IngestConfig(BaseSettings):
             check_tail=self.check_tail,
         )
 
-    def serves(self, tenant_id: str) -> bool:
-        return not self.tenants or tenant_id in self.tenants
-
     def resolver(self) -> Resolver:
         return overriding_resolver(self.dns_overrides)
 
@@ -99,23 +72,6 @@ def overriding_resolver(overrides: Mapping[str, Sequence[str]], fallback: Resolv
         return found if found is not None else fallback(host, port)
 
     return resolve
-
-
-class _NamedDatabaseSettings(Settings):
-    """Platform settings whose database for this service has an explicit name."""
-
-    service_database: str
-
-    def database_for(self, service: str) -> str:
-        return self.service_database if service == SERVICE else super().database_for(service)
-
-
-def platform_settings(config: IngestConfig, base: Settings | None = None) -> Settings:
-    """The platform settings this instance runs with (its own database if one is configured)."""
-    base = base or get_settings()
-    if not config.database:
-        return base
-    return _NamedDatabaseSettings(**base.model_dump(), service_database=config.database)
 
 
 @lru_cache(maxsize=1)

@@ -17,12 +17,10 @@ breaks another.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import mimetypes
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -36,7 +34,13 @@ from clipforge_common.consumer import emit_answer
 from clipforge_common.envelope import Envelope
 from clipforge_common.events import IngestRequested, VideoIngested, VideoIngestFailed
 from clipforge_common.ffmpeg import MediaToolError
-from clipforge_common.jobs import Job, JobFailed, JobKind
+from clipforge_common.jobs import (
+    Job,
+    JobFailed,
+    JobKind,
+    cancellable_thread,
+    retry_or_fail,
+)
 from clipforge_common.storage import video_audio_key, video_source_key
 
 from clipforge_ingest import repository
@@ -154,39 +158,6 @@ def ingested_payload(
         audio_key=audio_key,
         reused_from=reused_from,
     )
-
-
-class TransientFailure(Exception):
-    """Worth another attempt (the worker retries with backoff)."""
-
-
-def retry_or_fail(job: Job, reason_code: str, message: str) -> Exception:
-    """A transient fault: retry while attempts remain, then report it with its own reason code."""
-    if job.attempts < job.max_attempts:
-        return TransientFailure(f"{reason_code}: {message}")
-    return JobFailed(reason_code, message)
-
-
-class WorkCancelled(Exception):
-    """Raised inside a worker thread at its next progress report once its job was cancelled."""
-
-
-async def cancellable_thread(work: Callable[[Callable[[float], None]], T], report: Callable[[float], None]) -> T:
-    """Run ``work(progress)`` in a thread. A thread cannot be killed, so when the awaiting task is
-    cancelled (shutdown releases the job) the thread stops at its next progress report, instead of
-    running on for minutes and holding up the process exit."""
-    stop = threading.Event()
-
-    def progress(fraction: float) -> None:
-        if stop.is_set():
-            raise WorkCancelled
-        report(fraction)
-
-    try:
-        return await asyncio.to_thread(work, progress)
-    except asyncio.CancelledError:
-        stop.set()
-        raise
 
 
 @dataclass

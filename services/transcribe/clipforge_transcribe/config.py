@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from clipforge_common.settings import Settings, get_settings
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-SERVICE = "transcribe"
+from clipforge_common.service_config import ServiceConfig
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
 EngineName = Literal["pocketsphinx", "faster-whisper", "assemblyai"]
 
 
-class TranscribeConfig(BaseSettings):
+class TranscribeConfig(ServiceConfig):
     model_config = SettingsConfigDict(env_prefix="CLIPFORGE_TRANSCRIBE_", extra="ignore", populate_by_name=True)
 
     engine: EngineName = Field(default="pocketsphinx", description="ASR engine; recorded in every transcript")
@@ -38,29 +35,6 @@ class TranscribeConfig(BaseSettings):
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
 
-    # Deployment.
-    group_id: str | None = Field(default=None, description="Kafka consumer group; default clipforge.transcribe")
-    database: str | None = Field(default=None, description="PostgreSQL database; default clipforge_transcribe")
-    tenants: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="serve only these tenants (a dedicated instance with its own group_id); empty = all",
-    )
-    work_dir: Path | None = Field(default=None, description="scratch space for audio; default the system temp")
-    job_max_attempts: int = Field(default=3, ge=1)
-
-    @field_validator("tenants", mode="before")
-    @classmethod
-    def _lists(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
-
-    def serves(self, tenant_id: str) -> bool:
-        return not self.tenants or tenant_id in self.tenants
-
     def engine_options(self) -> dict[str, Any]:
         """Keyword arguments of ``make_engine`` for the configured engine."""
         if self.engine == "assemblyai":
@@ -78,23 +52,6 @@ class TranscribeConfig(BaseSettings):
                 "language": self.language,
             }
         return {}
-
-
-class _NamedDatabaseSettings(Settings):
-    """Platform settings whose database for this service has an explicit name."""
-
-    service_database: str
-
-    def database_for(self, service: str) -> str:
-        return self.service_database if service == SERVICE else super().database_for(service)
-
-
-def platform_settings(config: TranscribeConfig, base: Settings | None = None) -> Settings:
-    """The platform settings this instance runs with (its own database if one is configured)."""
-    base = base or get_settings()
-    if not config.database:
-        return base
-    return _NamedDatabaseSettings(**base.model_dump(), service_database=config.database)
 
 
 @lru_cache(maxsize=1)

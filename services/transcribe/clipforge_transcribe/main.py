@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from clipforge_common.service import ServiceDefinition, ServiceRuntime
+from clipforge_common.service import ServiceDefinition, ServiceRuntime, run_service
 
-from clipforge_transcribe.config import TranscribeConfig, get_config, platform_settings
+from clipforge_transcribe.config import TranscribeConfig, get_config
 from clipforge_transcribe.handlers import make_handlers
 from clipforge_transcribe.worker import TranscribeWorker, engine_pool
 
@@ -26,12 +26,12 @@ def definition(config: TranscribeConfig | None = None) -> ServiceDefinition:
         job_kinds_factory=lambda runtime: TranscribeWorker(runtime, config, engines).job_kinds(),
         on_start=(warm_engine,),
         group_id=config.group_id,
+        database=config.database,
     )
 
 
 def main() -> None:
-    config = get_config()
-    asyncio.run(ServiceRuntime(definition(config), platform_settings(config)).run_until_signalled())
+    run_service(definition())
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ failed or deleted) the audio is transcribed as usual.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import tempfile
 import threading
@@ -27,7 +26,13 @@ import asyncpg
 import structlog
 from clipforge_common.consumer import emit_answer
 from clipforge_common.events import TranscriptCompleted, TranscriptFailed, VideoIngested
-from clipforge_common.jobs import Job, JobFailed, JobKind
+from clipforge_common.jobs import (
+    Job,
+    JobFailed,
+    JobKind,
+    cancellable_thread,
+    retry_or_fail,
+)
 from clipforge_common.storage import ObjectNotFound, transcript_key
 from clipforge_common.transcript import Transcript
 
@@ -79,39 +84,6 @@ def summarize(transcript: Transcript, key: str) -> TranscriptCompleted:
 def retarget(raw: bytes, video_id: str) -> Transcript:
     """An earlier video's transcript JSON as the transcript of ``video_id`` (same words and timings)."""
     return Transcript.model_validate_json(raw).model_copy(update={"video_id": video_id})
-
-
-class TransientFailure(Exception):
-    """Worth another attempt (the worker retries with backoff)."""
-
-
-def retry_or_fail(job: Job, reason_code: str, message: str) -> Exception:
-    """A transient fault: retry while attempts remain, then report it with its own reason code."""
-    if job.attempts < job.max_attempts:
-        return TransientFailure(f"{reason_code}: {message}")
-    return JobFailed(reason_code, message)
-
-
-class WorkCancelled(Exception):
-    """Raised inside a worker thread at its next progress report once its job was cancelled."""
-
-
-async def cancellable_thread(work: Callable[[Callable[[float], None]], T], report: Callable[[float], None]) -> T:
-    """Run ``work(progress)`` in a thread. A thread cannot be killed, so when the awaiting task is
-    cancelled (shutdown releases the job) the thread stops at its next progress report, instead of
-    running on for minutes and holding up the process exit."""
-    stop = threading.Event()
-
-    def progress(fraction: float) -> None:
-        if stop.is_set():
-            raise WorkCancelled
-        report(fraction)
-
-    try:
-        return await asyncio.to_thread(work, progress)
-    except asyncio.CancelledError:
-        stop.set()
-        raise
 
 
 class EnginePool:

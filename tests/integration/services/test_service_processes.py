@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
@@ -39,6 +40,11 @@ async def test_service_process_lifecycle(stack, name, tmp_path):
     port = 18000 + SERVICES.index(name)
     env = dict(os.environ)
     env[f"CLIPFORGE_{name.upper()}_PORT"] = str(port)
+    # A consumer group of its own serving no real tenant: the instance joins and consumes, but never
+    # takes over (or redoes) the work of other tests' videos.
+    group = f"lifecycle-{uuid.uuid4().hex[:8]}-{name}"
+    env[f"CLIPFORGE_{name.upper()}_GROUP_ID"] = group
+    env[f"CLIPFORGE_{name.upper()}_TENANTS"] = "lifecycle-nobody"
     log_path = tmp_path / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", f"clipforge_{name}"], env=env, stdout=log, stderr=log)
@@ -65,7 +71,6 @@ async def test_service_process_lifecycle(stack, name, tmp_path):
             assert metrics.status_code == 200 and "clipforge_events_consumed_total" in metrics.text
 
         if name in CONSUMING:
-            group = f"clipforge.{name}"
             members = 0
             while time.monotonic() < deadline and members == 0:
                 members = await _group_members(stack.kafka_bootstrap, group)

@@ -4,9 +4,9 @@ database."""
 from __future__ import annotations
 
 import pytest
-from clipforge_common.settings import Settings
-from clipforge_ingest.config import IngestConfig, overriding_resolver, platform_settings
+from clipforge_ingest.config import IngestConfig, overriding_resolver
 from clipforge_ingest.domain import UrlRefused, check_url
+from clipforge_ingest.main import definition
 from pydantic import ValidationError
 
 
@@ -61,10 +61,8 @@ def test_a_public_looking_name_on_loopback_is_refused_through_the_override() -> 
     assert info.value.reason_code == "forbidden_address"
 
 
-def test_platform_settings_name_the_database_of_this_instance() -> None:
-    base = Settings()
-    assert platform_settings(IngestConfig(), base) is base
-    named = platform_settings(IngestConfig(database="clipforge_ingest_blue"), base)
-    assert named.database_for("ingest") == "clipforge_ingest_blue"
-    assert named.database_for("transcribe") == "clipforge_transcribe"
-    assert named.kafka_bootstrap == base.kafka_bootstrap and named.pg_port == base.pg_port
+def test_an_instance_can_name_its_own_database_and_group() -> None:
+    default = definition(IngestConfig())
+    assert default.database is None and default.consumer_group == "clipforge.ingest"
+    blue = definition(IngestConfig(database="clipforge_ingest_blue", group_id="blue"))
+    assert blue.database == "clipforge_ingest_blue" and blue.consumer_group == "blue"

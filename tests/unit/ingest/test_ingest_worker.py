@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import pytest
 from clipforge_common.events import IngestRequested, SourceRef, VideoIngested
-from clipforge_common.jobs import Job, JobFailed
+from clipforge_common.jobs import Job, JobFailed, TransientFailure, cancellable_thread, retry_or_fail
 from clipforge_common.sample_media import SpeechScript
 from clipforge_common.storage import video_audio_key
 from clipforge_ingest import repository
@@ -23,12 +23,9 @@ from clipforge_ingest.domain import MediaInfo
 from clipforge_ingest.worker import (
     INTERNAL_ERROR_MESSAGE,
     IngestWorker,
-    TransientFailure,
-    cancellable_thread,
     download_fraction,
     ingested_payload,
     is_html,
-    retry_or_fail,
     scaled,
     source_extension,
     source_problem,

@@ -14,19 +14,18 @@ from typing import Any
 import numpy as np
 import pytest
 from clipforge_common.events import VideoIngested
-from clipforge_common.jobs import Job, JobFailed
+from clipforge_common.jobs import Job, JobFailed, TransientFailure, cancellable_thread
 from clipforge_common.sample_media import SpeechScript
 from clipforge_common.storage import transcript_key, video_audio_key
 from clipforge_common.transcript import Sentence, Transcript, Word
 from clipforge_transcribe import repository
-from clipforge_transcribe.config import TranscribeConfig, platform_settings
+from clipforge_transcribe.config import TranscribeConfig
 from clipforge_transcribe.domain import AssemblyAiEngine, EngineError, EngineUnavailable, PocketsphinxEngine
+from clipforge_transcribe.main import definition
 from clipforge_transcribe.worker import (
     INTERNAL_ERROR_MESSAGE,
     EnginePool,
     TranscribeWorker,
-    TransientFailure,
-    cancellable_thread,
     engine_pool,
     retarget,
     summarize,
@@ -78,7 +77,7 @@ def test_tenants_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLIPFORGE_TRANSCRIBE_DATABASE", "clipforge_transcribe_blue")
     config = TranscribeConfig()
     assert config.serves("t1") and not config.serves("t2")
-    assert platform_settings(config).database_for("transcribe") == "clipforge_transcribe_blue"
+    assert definition(config).database == "clipforge_transcribe_blue"
 
 
 # ------------------------------------------------------------------------------------- engine pool
