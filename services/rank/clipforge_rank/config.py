@@ -13,22 +13,20 @@ import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from clipforge_common.settings import Settings, get_settings
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from clipforge_common.service_config import ServiceConfig
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from clipforge_rank.domain import RankerConfig
-
-SERVICE = "rank"
 
 
 class UnknownRankerVersion(LookupError):
     """``rank.requested`` named a version this instance has no configuration for."""
 
 
-class RankConfig(BaseSettings):
+class RankConfig(ServiceConfig):
     model_config = SettingsConfigDict(env_prefix="CLIPFORGE_RANK_", extra="ignore")
 
     ranker_config: Path | None = Field(default=None, description="YAML RankerConfig; built-in defaults if unset")
@@ -39,30 +37,6 @@ class RankConfig(BaseSettings):
         default=None, description="folder of <version>.yaml ranker configs that rank.requested may name"
     )
     use_audio: bool = Field(default=True, description="download the 16 kHz WAV for loudness dynamics")
-
-    # Deployment.
-    group_id: str | None = Field(default=None, description="Kafka consumer group; default clipforge.rank")
-    database: str | None = Field(default=None, description="PostgreSQL database; default clipforge_rank")
-    tenants: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="serve only these tenants (a dedicated instance with its own group_id); empty = all",
-    )
-    work_dir: Path | None = Field(default=None, description="scratch space for audio; default the system temp")
-    job_max_attempts: int = Field(default=3, ge=1)
-
-    @field_validator("tenants", mode="before")
-    @classmethod
-    def _tenant_list(cls, value: Any) -> Any:
-        """A JSON list or a comma-separated string."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
-
-    def serves(self, tenant_id: str) -> bool:
-        return not self.tenants or tenant_id in self.tenants
 
     def ranker(self) -> RankerConfig:
         """The service's default ranker."""
@@ -117,23 +91,6 @@ def known_versions(base: RankerConfig, versions_dir: Path | None) -> list[str]:
     if versions_dir is not None and versions_dir.is_dir():
         names += sorted(p.stem for p in versions_dir.glob("*.yaml") if p.stem != base.version)
     return names
-
-
-class _NamedDatabaseSettings(Settings):
-    """Platform settings whose database for this service has an explicit name."""
-
-    service_database: str
-
-    def database_for(self, service: str) -> str:
-        return self.service_database if service == SERVICE else super().database_for(service)
-
-
-def platform_settings(config: RankConfig, base: Settings | None = None) -> Settings:
-    """The platform settings this instance runs with (its own database if one is configured)."""
-    base = base or get_settings()
-    if not config.database:
-        return base
-    return _NamedDatabaseSettings(**base.model_dump(), service_database=config.database)
 
 
 @lru_cache(maxsize=1)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+from clipforge_common.service import ServiceDefinition, run_service
 
-from clipforge_common.service import ServiceDefinition, ServiceRuntime
-
-from clipforge_rank.config import RankConfig, get_config, platform_settings
+from clipforge_rank.config import RankConfig, get_config
 from clipforge_rank.handlers import make_handlers
 from clipforge_rank.worker import RankWorker
 
@@ -20,12 +18,12 @@ def definition(config: RankConfig | None = None) -> ServiceDefinition:
         handlers=make_handlers(config),
         job_kinds_factory=lambda runtime: RankWorker(runtime, config).job_kinds(),
         group_id=config.group_id,
+        database=config.database,
     )
 
 
 def main() -> None:
-    config = get_config()
-    asyncio.run(ServiceRuntime(definition(config), platform_settings(config)).run_until_signalled())
+    run_service(definition())
 
 
 if __name__ == "__main__":

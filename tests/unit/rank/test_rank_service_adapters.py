@@ -6,17 +6,16 @@ from pathlib import Path
 
 import pytest
 from clipforge_common.events import ClipsRanked
-from clipforge_common.settings import Settings
 from clipforge_common.transcript import Transcript
 from clipforge_rank.config import (
     RankConfig,
     UnknownRankerVersion,
-    platform_settings,
     resolve_ranker,
     settings_digest,
 )
 from clipforge_rank.domain import RankerConfig, rank_transcript
 from clipforge_rank.handlers import make_handlers
+from clipforge_rank.main import definition
 from clipforge_rank.worker import clips_ranked, no_candidates_message, rank_payload
 from pydantic import ValidationError
 
@@ -77,13 +76,9 @@ def test_invalid_settings_raise() -> None:
         resolve_ranker(RankerConfig(), None, {"no_such_knob": 1})
 
 
-def test_platform_settings_name_the_database() -> None:
-    base = Settings()
-    assert platform_settings(RankConfig(), base) is base
-    named = platform_settings(RankConfig(database="clipforge_rank_blue"), base)
-    assert named.database_for("rank") == "clipforge_rank_blue"
-    assert named.database_for("render") == "clipforge_render"
-    assert named.kafka_bootstrap == base.kafka_bootstrap
+def test_an_instance_can_name_its_own_database() -> None:
+    assert definition(RankConfig()).database is None
+    assert definition(RankConfig(database="clipforge_rank_blue")).database == "clipforge_rank_blue"
 
 
 def test_clips_ranked_carries_every_clip_best_first(three_topics: Transcript) -> None:
