@@ -7,7 +7,6 @@ both ways), the second after the big round trip: their difference is what stream
 from __future__ import annotations
 
 import asyncio
-import resource
 import sys
 from pathlib import Path
 
@@ -16,7 +15,12 @@ from clipforge_common.storage import ObjectStore
 
 
 def peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's high-water RSS. Not getrusage: its ru_maxrss survives exec, so a child
+    forked from a big pytest process would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 async def main(src: Path, dst: Path, key: str) -> None:
