@@ -51,3 +51,30 @@ def test_not_a_video(tmp_path: Path) -> None:
     junk.write_bytes(b"not a video at all")
     with pytest.raises(ValueError, match="cannot open video"):
         detect_faces(junk)
+
+
+def test_looking_near_the_last_face_finds_what_a_full_scan_finds(moving_face: Path) -> None:
+    tracked, _, _ = detect_faces(moving_face, 0.0, 6.0, config=ReframeConfig(sample_fps=4))
+    scanned, _, _ = detect_faces(moving_face, 0.0, 6.0, config=ReframeConfig(sample_fps=4, full_scan_every=1))
+    assert len(tracked) == len(scanned)
+    pairs = [(a.box, b.box) for a, b in zip(tracked, scanned, strict=True) if a.box and b.box]
+    assert len(pairs) >= 0.9 * len(scanned)
+    centre = [abs((a[0] + a[2] / 2) - (b[0] + b[2] / 2)) for a, b in pairs]
+    assert max(centre) <= 12  # source pixels
+
+
+def test_a_face_that_jumps_is_found_again(tmp_path: Path) -> None:
+    """A cut moves the face across the frame: the near search misses and a full scan finds it."""
+    left = moving_face_video(tmp_path / "left.mp4", seconds=2.0, audio=False, face="left")
+    right = moving_face_video(tmp_path / "right.mp4", seconds=2.0, audio=False, face="right")
+    cut = tmp_path / "cut.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(left), "-i", str(right), "-filter_complex",
+         "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", str(cut)],
+        check=True,
+    )  # fmt: skip
+    samples, _, _ = detect_faces(cut, config=ReframeConfig(sample_fps=4, full_scan_every=100))
+    before = [s.box for s in samples if s.t < 1.9 and s.box]
+    after = [s.box for s in samples if s.t > 2.1 and s.box]
+    assert before and after and len(after) >= 0.8 * len([s for s in samples if s.t > 2.1])
+    assert min(b[0] for b in after) > max(b[0] for b in before) + 200

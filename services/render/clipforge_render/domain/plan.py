@@ -69,9 +69,13 @@ def _crop_chain(preset: VideoPreset, crop_path: CropPath | None, fit: Literal["c
     return [crop, f"scale={w}:{h}"]
 
 
+def _threads(preset: VideoPreset) -> list[str]:
+    return ["-threads", str(preset.threads)] if preset.threads else []
+
+
 def _encode_args(preset: VideoPreset, duration: float) -> list[str]:
     return [
-        "-c:v", preset.video_codec, "-preset", preset.x264_preset, "-crf", str(preset.crf),
+        *_threads(preset), "-c:v", preset.video_codec, "-preset", preset.x264_preset, "-crf", str(preset.crf),
         "-pix_fmt", preset.pix_fmt, "-r", str(preset.fps),
         "-c:a", preset.audio_codec, "-b:a", preset.audio_bitrate, "-ar", str(preset.audio_rate), "-ac", "2",
         "-t", f"{duration:.3f}", "-movflags", "+faststart",
@@ -131,7 +135,7 @@ def plan_render(
             chain.append(subs)
         chain.append(f"format={p.pix_fmt}")
         graph = f"[0:v]{','.join(chain)}[v]"
-        args = [*cut, "-i", src, "-filter_complex", graph, "-map", "[v]", "-map", "0:a?"]
+        args = [*cut, *_threads(p), "-i", src, "-filter_complex", graph, "-map", "[v]", "-map", "0:a?"]
     else:
         w, h = p.width, p.height
         wave_h = (h // 4) // 2 * 2
@@ -150,7 +154,7 @@ def plan_render(
                 ",".join(card) + "[v]",
             ]
         )
-        args = ["-f", "lavfi", "-i", canvas, *cut, "-i", src, "-filter_complex", graph]
+        args = ["-f", "lavfi", "-i", canvas, *cut, *_threads(p), "-i", src, "-filter_complex", graph]
         args += ["-map", "[v]", "-map", "[aout]"]
     args += _encode_args(p, duration)
     args.append(os.fspath(out))

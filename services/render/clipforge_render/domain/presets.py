@@ -32,6 +32,9 @@ class VideoPreset(BaseModel):
     audio_codec: str = "aac"
     audio_bitrate: str = Field(default="128k", pattern=r"^\d+k$")
     audio_rate: int = 48_000
+    # Every x264 frame thread holds several full-size frames: at 1080x1920 ffmpeg's default (1.5 per
+    # core, plus decoder threads) is what dominates a render's memory. None keeps ffmpeg's choice.
+    threads: int | None = Field(default=None, ge=1, le=64, description="ffmpeg threads to decode the source and encode")
     # Fractions of the frame covered by platform UI (buttons, description, progress bar), so
     # captions and other essentials stay clear of them.
     safe_bottom: float = Field(default=0.08, ge=0, lt=0.5)
