@@ -132,7 +132,7 @@ def render_with(
         source,
         clip,
         transcript.words,
-        preset,
+        config.preset(preset),
         style,
         out_dir,
         on_progress=on_progress,

@@ -39,6 +39,14 @@ def test_config_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> Non
         RenderConfig(default_preset="portrait-8k")
 
 
+def test_presets_carry_the_instance_thread_count() -> None:
+    assert RenderConfig(ffmpeg_threads=3).preset("vertical").threads == 3
+    auto = RenderConfig().preset("square")
+    assert auto.name == "square" and auto.width == 1080 and auto.threads is not None and auto.threads >= 1
+    with pytest.raises(ValueError, match="unknown preset"):
+        RenderConfig().preset("portrait-8k")
+
+
 def test_platform_settings_name_the_database() -> None:
     named = platform_settings(RenderConfig(database="clipforge_render_green"))
     assert named.database_for("render") == "clipforge_render_green"
