@@ -279,7 +279,7 @@ async def measure_memory(
         service.stop()
         with contextlib.suppress(Exception):
             await service.drop_database()
-        await remove_video(settings, video)
+        await remove_video(settings, video, [clip.clip_id])
 
 
 # ------------------------------------------------------------------------------------------- main

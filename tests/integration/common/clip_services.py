@@ -455,8 +455,12 @@ async def store_video(
     return StoredVideo(video_id, tenant_id, source_key, audio_key, key, doc)
 
 
-async def remove_video(settings: Settings, stored: StoredVideo) -> None:
+async def remove_video(settings: Settings, stored: StoredVideo, clip_ids: Iterable[str] = ()) -> None:
+    """Delete what a test stored for a video, and its clips' outputs (the service's purge job may not
+    run before the service stops)."""
     store = ObjectStore(settings)
     await store.delete_prefix(f"videos/{stored.video_id}/")
+    for clip_id in clip_ids:
+        await store.delete_prefix(f"clips/{clip_id}/")
     with contextlib.suppress(Exception):
         await store.delete(stored.transcript_key)
