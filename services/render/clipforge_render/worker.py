@@ -220,9 +220,12 @@ class RenderWorker:
             source = work / f"source{source_suffix(source_key)}"
             try:
                 await self.runtime.store.download_file(source_key, source)
+            except ObjectNotFound as exc:
+                raise JobFailed("source_not_found", f"The source {source_key} is missing from storage.") from exc
+            try:
                 raw = await self.runtime.store.get_bytes(words_key)
             except ObjectNotFound as exc:
-                raise JobFailed("source_not_found", f"{exc.args[0]} is missing from the object store.") from exc
+                raise JobFailed("transcript_not_found", f"The transcript {words_key} is missing from storage.") from exc
             try:
                 transcript = Transcript.model_validate_json(raw)
             except ValidationError as exc:
@@ -260,8 +263,12 @@ class RenderWorker:
         return keys[0] if keys else None
 
     async def _upload(self, clip_id: str, preset: str, outputs: RenderOutputs) -> None:
-        files = {"mp4": outputs.video_path, "jpg": outputs.thumbnail_path, "srt": outputs.srt_path}
-        files["vtt"] = outputs.vtt_path
+        files = {
+            "mp4": outputs.video_path,
+            "jpg": outputs.thumbnail_path,
+            "srt": outputs.srt_path,
+            "vtt": outputs.vtt_path,
+        }
         keys = output_keys(clip_id, preset)
         for ext, path in files.items():
             if path is None:  # no words in the clip: empty caption files keep the keys valid

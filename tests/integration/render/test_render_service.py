@@ -21,8 +21,11 @@ from clipforge_common.events import (
     CaptionStyleData,
     ClipRendered,
     ClipsRanked,
+    IngestOptions,
+    IngestRequested,
     RankedClipData,
     RenderRequested,
+    SourceRef,
 )
 from clipforge_common.ffmpeg import ffprobe
 from clipforge_common.sample_media import DEFAULT_TALK, SpeechScript
@@ -429,3 +432,32 @@ async def test_bad_requests_are_answered_with_reason_codes(
     assert codes == {("vertical", "clip_out_of_range"), ("portrait-8k", "unknown_preset")}
     await publish(stack, video.deleted())
     await remove_video(stack, video)
+
+
+async def test_ingest_options_choose_how_many_clips_and_the_preset(
+    stack: Settings, render_service: ServiceProcess, answers: EventLog, moving_talk: Talk
+) -> None:
+    video = await store_video(stack, moving_talk.media, moving_talk.transcript, tenant_id=render_service.tenant_id)
+    best, other = moving_talk.clip(0, 0), moving_talk.clip(1, 1)
+    best = best.model_copy(update={"score": 95.0})
+    options = IngestOptions(top_k=1, preset="square")
+    request = IngestRequested(project_id="p1", source=SourceRef(kind="upload", key=video.source_key), options=options)
+    await publish(
+        stack,
+        event("ingest.requested", request, video_id=video.video_id, tenant_id=video.tenant_id),
+        video.ingested(moving_talk.media),
+        ranked(video, other, best),  # not in score order: the service sorts
+    )
+    own = await answers.wait_own(
+        render_service,
+        lambda evs: any(e.event_type == "clip.rendered" and e.video_id == video.video_id for e in evs),
+        describe="the square render",
+    )
+    (done,) = [ClipRendered.model_validate(e.data) for e in own if e.video_id == video.video_id]
+    assert (done.clip_id, done.preset, done.width, done.height) == (best.clip_id, "square", 1080, 1080)
+    jobs = await render_service.fetch(
+        "SELECT payload->>'preset' AS preset FROM jobs WHERE video_id = $1", video.video_id
+    )
+    assert [j["preset"] for j in jobs] == ["square"]
+    await publish(stack, video.deleted())
+    await remove_video(stack, video, [best.clip_id])
