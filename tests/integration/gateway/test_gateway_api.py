@@ -364,6 +364,8 @@ async def test_an_older_view_never_replaces_a_newer_one(gateways: GatewayPair, t
     project_id = await new_project(tenant)
     video_id = (await upload(tenant, project_id, fake_mp4(3000)))["video_id"]
     read_model = gateways.a.runtime.definition.http_app.state.gateway.read_model  # type: ignore[union-attr]
+    # The precondition: the current view is in Redis (a read caches it even if the upload's refresh lost a race).
+    assert (await tenant.client.get(f"/v1/videos/{video_id}")).status_code == 200
     current = await read_model.load("video", video_id)
     stale = dataclasses.replace(current, version=current.version - 1, body_json=json.dumps({"status": "failed"}))
     assert not await read_model.store("video", video_id, stale)
