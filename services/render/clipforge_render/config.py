@@ -1,23 +1,22 @@
-"""Settings of the render service (``CLIPFORGE_RENDER_*``), beside the platform's ``CLIPFORGE_*``."""
+"""Settings of the render service (``CLIPFORGE_RENDER_*``), beside the platform's ``CLIPFORGE_*``.
+
+Deployment fields (consumer group, database, tenants, work dir, attempts) come from
+:class:`~clipforge_common.service_config.ServiceConfig`.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
-from pathlib import Path
-from typing import Annotated, Any
 
-from clipforge_common.settings import Settings, get_settings
+from clipforge_common.service_config import ServiceConfig
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from clipforge_render.domain import PRESETS, ReframeConfig, VideoPreset, get_preset
 
-SERVICE = "render"
 
-
-class RenderConfig(BaseSettings):
+class RenderConfig(ServiceConfig):
     # No field may be called `port`: CLIPFORGE_RENDER_PORT belongs to the platform settings.
     model_config = SettingsConfigDict(env_prefix="CLIPFORGE_RENDER_", extra="ignore")
 
@@ -33,30 +32,6 @@ class RenderConfig(BaseSettings):
     # 1080x1920; one thread per core keeps a render well inside its memory budget.
     ffmpeg_threads: int | None = Field(default=None, ge=1, le=64, description="ffmpeg threads; default one per core")
 
-    # Deployment.
-    group_id: str | None = Field(default=None, description="Kafka consumer group; default clipforge.render")
-    database: str | None = Field(default=None, description="PostgreSQL database; default clipforge_render")
-    tenants: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="serve only these tenants (a dedicated instance with its own group_id); empty = all",
-    )
-    work_dir: Path | None = Field(default=None, description="scratch space for media; default the system temp")
-    job_max_attempts: int = Field(default=3, ge=1)
-
-    @field_validator("tenants", mode="before")
-    @classmethod
-    def _tenant_list(cls, value: Any) -> Any:
-        """A JSON list or a comma-separated string."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
-
-    def serves(self, tenant_id: str) -> bool:
-        return not self.tenants or tenant_id in self.tenants
-
     @field_validator("default_preset")
     @classmethod
     def _known_preset(cls, value: str) -> str:
@@ -71,23 +46,6 @@ class RenderConfig(BaseSettings):
         """A named preset with this instance's ffmpeg threads (raises ValueError for unknown names)."""
         threads = self.ffmpeg_threads or min(os.cpu_count() or 2, 16)
         return get_preset(name).model_copy(update={"threads": threads})
-
-
-class _NamedDatabaseSettings(Settings):
-    """Platform settings whose database for this service has an explicit name."""
-
-    service_database: str
-
-    def database_for(self, service: str) -> str:
-        return self.service_database if service == SERVICE else super().database_for(service)
-
-
-def platform_settings(config: RenderConfig, base: Settings | None = None) -> Settings:
-    """The platform settings this instance runs with (its own database if one is configured)."""
-    base = base or get_settings()
-    if not config.database:
-        return base
-    return _NamedDatabaseSettings(**base.model_dump(), service_database=config.database)
 
 
 @lru_cache(maxsize=1)

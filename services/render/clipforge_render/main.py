@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+from clipforge_common.service import ServiceDefinition, run_service
 
-from clipforge_common.service import ServiceDefinition, ServiceRuntime
-
-from clipforge_render.config import RenderConfig, get_config, platform_settings
+from clipforge_render.config import RenderConfig, get_config
 from clipforge_render.handlers import make_handlers
 from clipforge_render.worker import RenderWorker
 
@@ -19,12 +17,12 @@ def definition(config: RenderConfig | None = None) -> ServiceDefinition:
         handlers=make_handlers(config),
         job_kinds_factory=lambda runtime: RenderWorker(runtime, config).job_kinds(),
         group_id=config.group_id,
+        database=config.database,
     )
 
 
 def main() -> None:
-    config = get_config()
-    asyncio.run(ServiceRuntime(definition(config), platform_settings(config)).run_until_signalled())
+    run_service(definition())
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ a deleted video's clip objects."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import tempfile
@@ -20,7 +19,7 @@ from clipforge_common.consumer import emit_answer
 from clipforge_common.envelope import Envelope
 from clipforge_common.events import ClipRendered, ClipRenderFailed, RankedClipData
 from clipforge_common.ffmpeg import MediaToolError
-from clipforge_common.jobs import Job, JobFailed, JobKind
+from clipforge_common.jobs import Job, JobFailed, JobKind, cancellable_thread, retry_or_fail
 from clipforge_common.service import ServiceRuntime
 from clipforge_common.storage import ObjectNotFound, clip_key, transcript_key
 from clipforge_common.transcript import Transcript
@@ -163,10 +162,6 @@ async def answer(
 # ------------------------------------------------------------------------------------------ worker
 
 
-class RetryLater(Exception):
-    """Something the job needs has not arrived yet (events of other topics may be read later)."""
-
-
 class RenderWorker:
     def __init__(self, runtime: ServiceRuntime, config: RenderConfig) -> None:
         self.runtime = runtime
@@ -195,22 +190,20 @@ class RenderWorker:
         payload = job.payload
         clip_id, preset = payload["clip_id"], payload["preset"]
         style = CaptionStyle.model_validate(payload["style"])
-        last_try = job.attempts >= job.max_attempts
         async with self._pool.acquire() as conn:
             if await repository.is_deleted(conn, cause.video_id):
                 return {"skipped": "video_deleted"}
             row = await repository.clip(conn, clip_id)
             video = await repository.video(conn, cause.video_id)
         if row is None or row["video_id"] != cause.video_id:
-            if last_try:
-                raise JobFailed("unknown_clip", f"Clip {clip_id} is not a ranked clip of this video.")
-            raise RetryLater(f"clip {clip_id} not known yet")
+            # Its clips.ranked may still be on its way (another topic): wait a few attempts.
+            raise retry_or_fail(job, "unknown_clip", f"Clip {clip_id} is not a ranked clip of this video.")
         clip = ClipSpan(clip_id, float(row["start_s"]), float(row["end_s"]), row["title"] or "")
         source_key = (video and video["source_key"]) or await self._find_source(cause.video_id)
         if source_key is None:
-            if last_try:
-                raise JobFailed("source_not_found", "The source video of this clip is not stored (was it ingested?).")
-            raise RetryLater("source not known yet")
+            raise retry_or_fail(
+                job, "source_not_found", "The source video of this clip is not stored (was it ingested?)."
+            )
         words_key = (video and video["transcript_key"]) or transcript_key(cause.video_id)
 
         report = self.runtime.progress(cause, "render", clip_id=clip_id)
@@ -232,15 +225,11 @@ class RenderWorker:
                 raise JobFailed("invalid_transcript", f"The transcript {words_key} cannot be read: {exc}") from exc
             report(0.05, "rendering")
             try:
-                outputs = await asyncio.to_thread(
-                    render_with,
-                    self.config,
-                    source,
-                    clip,
-                    transcript,
-                    preset,
-                    style,
-                    work / "out",
+                # Cancellable: on shutdown the thread stops (and kills ffmpeg) at its next progress report.
+                outputs = await cancellable_thread(
+                    lambda progress: render_with(
+                        self.config, source, clip, transcript, preset, style, work / "out", progress
+                    ),
                     lambda f: report(0.05 + 0.85 * f, "rendering"),
                 )
             except MediaToolError as exc:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from clipforge_common.events import CaptionStyleData, ClipRendered, RankedClipData
 from clipforge_common.ffmpeg import MediaToolError
-from clipforge_render.config import RenderConfig, platform_settings
+from clipforge_render.config import RenderConfig
 from clipforge_render.domain import CaptionStyle, RenderOutputs
 from clipforge_render.handlers import make_handlers
+from clipforge_render.main import definition
 from clipforge_render.worker import (
     ClipSpan,
     best_clips,
@@ -47,10 +48,14 @@ def test_presets_carry_the_instance_thread_count() -> None:
         RenderConfig().preset("portrait-8k")
 
 
-def test_platform_settings_name_the_database() -> None:
-    named = platform_settings(RenderConfig(database="clipforge_render_green"))
-    assert named.database_for("render") == "clipforge_render_green"
-    assert named.database_for("rank") == "clipforge_rank"
+def test_definition_carries_the_instance_group_and_database() -> None:
+    service = definition(RenderConfig(group_id="clipforge.render.green", database="clipforge_render_green"))
+    assert (service.name, service.consumer_group, service.database) == (
+        "render",
+        "clipforge.render.green",
+        "clipforge_render_green",
+    )
+    assert definition(RenderConfig()).consumer_group == "clipforge.render"
 
 
 def test_style_hash_identifies_what_is_drawn() -> None:
