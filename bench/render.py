@@ -4,7 +4,8 @@ worker's peak memory on a 10-minute 1080p source.
     python bench/render.py [--clip-seconds 45] [--runs 3] [--no-memory]
 
 Source: 10 minutes of 1920x1080 30 fps H.264/AAC (a 16:9 canvas, the astronaut photo drifting
-across it, synthesized speech looped), generated with ffmpeg lavfi and cached under .cache/media.
+across it, synthesized speech looped), generated with ffmpeg lavfi and cached under .cache/media
+(the first run spends ~8 minutes on two cores making it; later runs take ~3 minutes in all).
 
 1. Time (same run, alternating, never concurrently): a ``--clip-seconds`` clip from the middle of the
    source rendered to the vertical preset (1080x1920, captions burned in)
