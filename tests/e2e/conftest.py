@@ -12,7 +12,9 @@ from clipforge_cli.services_cmd import service_health, start_services, stop_serv
 from clipforge_common.settings import SERVICES, Settings
 
 
-@pytest.fixture(scope="package")
+# Module scope: pytest gives a conftest in a folder without __init__.py no package scope (it would
+# become session-wide), and default-group services left running would take other tests' videos.
+@pytest.fixture(scope="module")
 def platform(stack: Settings) -> Iterator[tuple[str, str]]:
     """The five services (started here unless already running) and a fresh tenant's key."""
     running = all(service_health(stack, name, "/readyz")[0] for name in SERVICES)
