@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -133,6 +133,7 @@ class EventConsumer:
         retry_base_seconds: float = 0.2,
         on_applied: Callable[[Envelope, list[Envelope]], Awaitable[None]] | None = None,
         services: Any = None,
+        tenants: Collection[str] = (),
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -144,6 +145,9 @@ class EventConsumer:
         self.retry_base_seconds = retry_base_seconds
         self.on_applied = on_applied
         self.services = services
+        # An instance dedicated to some tenants leaves everyone else's events alone (no inbox row,
+        # no state); the default instance (no tenants) serves all.
+        self.tenants = frozenset(tenants)
 
     async def handle(self, record: Record) -> str:
         """Apply one record; returns the outcome: applied, duplicate, ignored or dead_lettered."""
@@ -159,7 +163,7 @@ class EventConsumer:
             correlation_id=envelope.correlation_id,
         ):
             handler = self.handlers.get(envelope.event_type)
-            if handler is None:
+            if handler is None or (self.tenants and envelope.tenant_id not in self.tenants):
                 return "ignored"
             try:
                 envelope = upcast(envelope)

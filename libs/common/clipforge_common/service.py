@@ -60,6 +60,8 @@ class ServiceDefinition:
     group_id: str | None = None
     # Database name override (default clipforge_<name>), for an extra instance beside the default one.
     database: str | None = None
+    # Serve only these tenants' events (a dedicated instance with its own group); empty = everyone.
+    tenants: Sequence[str] = ()
     # Called after each applied event's transaction commits (e.g. refresh caches, fan out live events).
     on_applied: AppliedHook | None = None
 
@@ -120,6 +122,7 @@ class ServiceRuntime:
             retry_base_seconds=self.settings.handler_retry_base_seconds,
             on_applied=self._after_applied,
             services=self,
+            tenants=self.definition.tenants,
         )
         topics = sorted({spec_for(t, 1).topic for t in self.definition.handlers})
         if topics:

@@ -16,8 +16,6 @@ log = structlog.get_logger(__name__)
 def make_handlers(config: IngestConfig) -> dict[str, Handler]:
     async def on_ingest_requested(ctx: HandlerContext) -> None:
         envelope = ctx.envelope
-        if not config.serves(envelope.tenant_id):
-            return
         if await repository.is_deleted(ctx.conn, envelope.video_id):
             log.info("ingest of a deleted video ignored")
             return
@@ -46,8 +44,6 @@ def make_handlers(config: IngestConfig) -> dict[str, Handler]:
 
     async def on_video_deleted(ctx: HandlerContext) -> None:
         envelope = ctx.envelope
-        if not config.serves(envelope.tenant_id):
-            return
         await repository.forget(ctx.conn, video_id=envelope.video_id, tenant_id=envelope.tenant_id)
         # Object deletion is a job so it survives a crash and never races a running ingest.
         await ctx.enqueue_job(PURGE_JOB, f"{envelope.video_id}:{envelope.event_id}", {}, max_attempts=5)

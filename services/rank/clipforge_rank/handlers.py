@@ -75,14 +75,4 @@ def make_handlers(config: RankConfig) -> dict[str, Handler]:
         "rank.requested": on_rank_requested,
         "video.deleted": on_video_deleted,
     }
-    return {event_type: _served_only(config, handler) for event_type, handler in handlers.items()}
-
-
-def _served_only(config: RankConfig, handler: Handler) -> Handler:
-    """Events of tenants this instance does not serve are recorded in the inbox and otherwise ignored."""
-
-    async def handle(ctx: HandlerContext) -> None:
-        if config.serves(ctx.envelope.tenant_id):
-            await handler(ctx)
-
-    return handle
+    return handlers

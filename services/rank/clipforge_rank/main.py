@@ -19,6 +19,7 @@ def definition(config: RankConfig | None = None) -> ServiceDefinition:
         job_kinds_factory=lambda runtime: RankWorker(runtime, config).job_kinds(),
         group_id=config.group_id,
         database=config.database,
+        tenants=tuple(config.tenants),
     )
 
 

@@ -18,6 +18,7 @@ def definition(config: RenderConfig | None = None) -> ServiceDefinition:
         job_kinds_factory=lambda runtime: RenderWorker(runtime, config).job_kinds(),
         group_id=config.group_id,
         database=config.database,
+        tenants=tuple(config.tenants),
     )
 
 

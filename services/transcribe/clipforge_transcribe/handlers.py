@@ -16,8 +16,6 @@ log = structlog.get_logger(__name__)
 def make_handlers(config: TranscribeConfig) -> dict[str, Handler]:
     async def on_video_ingested(ctx: HandlerContext) -> None:
         envelope = ctx.envelope
-        if not config.serves(envelope.tenant_id):
-            return
         if await repository.is_deleted(ctx.conn, envelope.video_id):
             log.info("transcription of a deleted video ignored")
             return
@@ -33,8 +31,6 @@ def make_handlers(config: TranscribeConfig) -> dict[str, Handler]:
 
     async def on_video_deleted(ctx: HandlerContext) -> None:
         envelope = ctx.envelope
-        if not config.serves(envelope.tenant_id):
-            return
         await repository.forget(ctx.conn, video_id=envelope.video_id, tenant_id=envelope.tenant_id)
         # Object deletion is a job so it survives a crash and never races a running transcription.
         await ctx.enqueue_job(PURGE_JOB, f"{envelope.video_id}:{envelope.event_id}", {}, max_attempts=5)

@@ -27,6 +27,7 @@ def definition(config: TranscribeConfig | None = None) -> ServiceDefinition:
         on_start=(warm_engine,),
         group_id=config.group_id,
         database=config.database,
+        tenants=tuple(config.tenants),
     )
 
 

@@ -57,6 +57,20 @@ async def test_duplicate_delivery_changes_state_once(test_pool, unique):
     assert dead == []
 
 
+async def test_an_instance_dedicated_to_tenants_leaves_other_tenants_events_alone(test_pool, unique):
+    dead: list = []
+    consumer = await _counter_consumer(test_pool, dead)
+    consumer.tenants = frozenset({"t-served"})
+    others = _progress_event(f"v-{unique}", 5)  # tenant "t"
+    record = Record("clipforge.pipeline.progress.v1", 0, 1, others.video_id.encode(), others.to_bytes(), {})
+    assert await consumer.handle(record) == "ignored"
+    async with test_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM processed_events WHERE event_id=$1", others.event_id) == 0
+        assert await conn.fetchval("SELECT count(*) FROM applied WHERE event_id=$1", others.event_id) == 0
+    consumer.tenants = frozenset({"t"})
+    assert await consumer.handle(record) == "applied"
+
+
 async def test_rolled_back_outbox_row_is_never_published_and_committed_one_is(stack, test_pool, unique):
     await ensure_topics(stack)
     video = f"v-{unique}"
