@@ -1,10 +1,6 @@
-"""Redis helpers: JSON views with a TTL, pub/sub fan-out and a fixed-window rate limiter."""
+"""Redis: the client factory and the key names the gateway's views and live fan-out share."""
 
 from __future__ import annotations
-
-import json
-import time
-from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -21,24 +17,3 @@ def view_key(kind: str, ident: str) -> str:
 
 def events_channel(video_id: str) -> str:
     return f"events:video:{video_id}"
-
-
-async def get_json(client: aioredis.Redis, key: str) -> Any | None:
-    raw = await client.get(key)
-    return None if raw is None else json.loads(raw)
-
-
-async def set_json(client: aioredis.Redis, key: str, value: Any, ttl_seconds: int = 3600) -> None:
-    await client.set(key, json.dumps(value, default=str), ex=ttl_seconds)
-
-
-async def rate_limit(client: aioredis.Redis, key: str, limit: int, window_seconds: int) -> tuple[bool, int]:
-    """Allow ``limit`` hits per window; returns (allowed, seconds until the window resets)."""
-    window = int(time.time() // window_seconds)
-    bucket = f"ratelimit:{key}:{window}"
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.incr(bucket)
-        pipe.expire(bucket, window_seconds + 1)
-        count, _ = await pipe.execute()
-    retry_after = window_seconds - int(time.time() % window_seconds)
-    return int(count) <= limit, max(retry_after, 1)

@@ -108,7 +108,6 @@ class OutboxRelay:
         return len(rows)
 
     async def run(self) -> None:
-        listener: asyncpg.Connection | None = None
         while not self._stopping:
             try:
                 async with self.pool.acquire() as conn:
@@ -116,7 +115,6 @@ class OutboxRelay:
                         await self._sleep(1.0)  # another instance is the relay
                         continue
                     try:
-                        listener = conn
                         await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
                         while not self._stopping:
                             sent = await self.relay_once(conn)
@@ -127,13 +125,11 @@ class OutboxRelay:
                             await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                         with contextlib.suppress(Exception):
                             await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
-                        listener = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database hiccup: back off and go on
                 log.warning("outbox relay error", error=str(exc), error_type=type(exc).__name__)
                 await self._sleep(1.0)
-        del listener
 
     def _on_notify(self, *_args: Any) -> None:
         self._wake.set()

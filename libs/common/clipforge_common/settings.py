@@ -7,7 +7,6 @@ service name (for example ``CLIPFORGE_RENDER_TOP_K``).
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -103,10 +102,3 @@ def get_settings() -> Settings:
 def reset_settings_cache() -> None:
     """Tests change CLIPFORGE_* variables at run time; this drops the cached instance."""
     get_settings.cache_clear()
-
-
-def env_for_children(settings: Settings) -> dict[str, str]:
-    """The environment a child process needs to see the same configuration."""
-    env = dict(os.environ)
-    env["CLIPFORGE_HOME"] = str(settings.home)
-    return env

@@ -92,13 +92,6 @@ def spec_for(event_type: str, version: int) -> EventSpec:
         raise UnknownEventError(f"unknown event {event_type} v{version}") from None
 
 
-def spec_for_model(model: type[BaseModel]) -> EventSpec:
-    for spec in CATALOG:
-        if spec.model is model:
-            return spec
-    raise UnknownEventError(f"{model.__name__} is not a registered event payload")
-
-
 def parse_data(event_type: str, version: int, data: dict[str, Any]) -> BaseModel:
     return spec_for(event_type, version).model.model_validate(data)
 
@@ -135,7 +128,6 @@ __all__ = [
     "latest_version",
     "parse_data",
     "spec_for",
-    "spec_for_model",
     "topic_name",
     "v1",
 ]
