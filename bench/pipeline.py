@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 from clipforge_cli.remote_clip import create_key
-from clipforge_cli.services_cmd import start_services
+from clipforge_cli.services_cmd import services_running, start_services, stop_services
 from clipforge_common.ffmpeg import ffprobe
 from clipforge_common.sample_media import cached_talk, talk_for_seconds
 from clipforge_common.settings import get_settings
@@ -61,6 +61,7 @@ def main() -> None:
     talk = talk_of(args.seconds)
     duration = float(ffprobe(talk)["format"]["duration"])
     print(f"talk: {talk.name}, {duration:.0f} s; rendering the top {args.top} clips (vertical)")
+    already_running = services_running(settings)
     start_services(settings, echo=lambda _m: None)
     env = {**os.environ, "CLIPFORGE_API_KEY": asyncio.run(create_key(settings, f"bench-{uuid.uuid4().hex[:6]}"))}
     cli = [sys.executable, "-m", "clipforge_cli.main", "clip"]
@@ -78,6 +79,8 @@ def main() -> None:
                 (local if side == "local" else distributed).append(seconds)
                 print(f"run {run + 1} {side:<11} {seconds:7.1f} s  (real-time factor {seconds / duration:.2f})")
 
+    if not already_running:
+        stop_services(settings)  # leave the machine as we found it
     base, dist = statistics.median(local), statistics.median(distributed)
     print()
     print(f"{'':<28}{'median s':>10}")
