@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import http.server
 import itertools
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from clipforge_common.events import IngestRequested, SourceRef, VideoIngested
-from clipforge_common.jobs import Job, JobFailed, TransientFailure, cancellable_thread, retry_or_fail
+from clipforge_common.jobs import Job, JobFailed
 from clipforge_common.sample_media import SpeechScript
 from clipforge_common.storage import video_audio_key
 from clipforge_ingest import repository
@@ -85,14 +83,6 @@ def test_source_problem() -> None:
     assert source_problem(_request("upload", key=f"videos/{VIDEO}/../other/source.mp4"), VIDEO)
     assert source_problem(_request("upload"), VIDEO)
     assert source_problem(_request("url", url="  "), VIDEO)
-
-
-def test_retry_or_fail_reports_the_reason_on_the_last_attempt() -> None:
-    job = make_job("ingest.requested", _request("upload", key=SOURCE_KEY), attempts=1, max_attempts=2)
-    assert isinstance(retry_or_fail(job, "download_failed", "later"), TransientFailure)
-    last = make_job("ingest.requested", _request("upload", key=SOURCE_KEY), attempts=2, max_attempts=2)
-    failure = retry_or_fail(last, "download_failed", "later")
-    assert isinstance(failure, JobFailed) and failure.reason_code == "download_failed"
 
 
 def test_ingested_payload_for_audio_only() -> None:
@@ -305,28 +295,3 @@ async def test_commit_and_fail_write_the_answer_to_the_outbox() -> None:
     conn = FakeConn()
     await worker.fail(conn, job, "internal_error", "OSError: disk full at /tmp/x")  # type: ignore[arg-type]
     assert conn.outbox()[0].data["message"] == INTERNAL_ERROR_MESSAGE
-
-
-async def test_cancelled_job_stops_its_thread_at_the_next_progress_report() -> None:
-    started, finished = threading.Event(), threading.Event()
-    reports: list[float] = []
-
-    def work(progress: Callable[[float], None]) -> int:
-        try:
-            for i in range(1, 1001):
-                started.set()
-                progress(i / 1000)
-                time.sleep(0.01)
-            return 1000
-        finally:
-            finished.set()
-
-    task = asyncio.create_task(cancellable_thread(work, reports.append))
-    await asyncio.to_thread(started.wait, 10)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await asyncio.to_thread(finished.wait, 10), "the thread ended"
-    assert len(reports) < 1000, "it stopped early instead of running to the end"
-
-    assert await cancellable_thread(lambda progress: progress(1.0) or "done", reports.append) == "done"

@@ -3,18 +3,15 @@ in-memory object store and no database."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 import wave
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from clipforge_common.events import VideoIngested
-from clipforge_common.jobs import Job, JobFailed, TransientFailure, cancellable_thread
+from clipforge_common.jobs import Job, JobFailed, TransientFailure
 from clipforge_common.sample_media import SpeechScript
 from clipforge_common.storage import transcript_key, video_audio_key
 from clipforge_common.transcript import Sentence, Transcript, Word
@@ -315,28 +312,3 @@ async def test_commit_and_fail_write_the_answer_to_the_outbox() -> None:
     conn = FakeConn()
     await worker.fail(conn, job, "internal_error", "MemoryError")  # type: ignore[arg-type]
     assert conn.outbox()[0].data["message"] == INTERNAL_ERROR_MESSAGE
-
-
-async def test_cancelled_job_stops_its_thread_at_the_next_progress_report() -> None:
-    started, finished = threading.Event(), threading.Event()
-    reports: list[float] = []
-
-    def work(progress: Callable[[float], None]) -> int:
-        try:
-            for i in range(1, 1001):
-                started.set()
-                progress(i / 1000)
-                time.sleep(0.01)
-            return 1000
-        finally:
-            finished.set()
-
-    task = asyncio.create_task(cancellable_thread(work, reports.append))
-    await asyncio.to_thread(started.wait, 10)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await asyncio.to_thread(finished.wait, 10), "the thread ended"
-    assert len(reports) < 1000, "it stopped early instead of running to the end"
-
-    assert await cancellable_thread(lambda progress: progress(1.0) or "done", reports.append) == "done"
