@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from clipforge_common.consumer import Handler, HandlerContext
 from clipforge_common.events import IngestRequested, VideoIngestFailed
+from clipforge_common.tombstones import is_deleted
 
 from clipforge_ingest import repository
 from clipforge_ingest.config import IngestConfig
@@ -16,7 +17,7 @@ log = structlog.get_logger(__name__)
 def make_handlers(config: IngestConfig) -> dict[str, Handler]:
     async def on_ingest_requested(ctx: HandlerContext) -> None:
         envelope = ctx.envelope
-        if await repository.is_deleted(ctx.conn, envelope.video_id):
+        if await is_deleted(ctx.conn, envelope.video_id):
             log.info("ingest of a deleted video ignored")
             return
         request = ctx.payload

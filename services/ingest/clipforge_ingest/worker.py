@@ -42,6 +42,7 @@ from clipforge_common.jobs import (
     retry_or_fail,
 )
 from clipforge_common.storage import video_audio_key, video_source_key
+from clipforge_common.tombstones import is_deleted
 
 from clipforge_ingest import repository
 from clipforge_ingest.config import IngestConfig
@@ -250,7 +251,7 @@ class IngestWorker:
         progress(1.0, "ingested")
 
         # Deleted while we worked: the purge may already have run, so take back what we stored.
-        if await repository.is_deleted(self.runtime.pool, video_id):
+        if await is_deleted(self.runtime.pool, video_id):
             await self.remove_partial(video_id, keep=None)
             raise JobFailed("video_deleted", "The video was deleted while it was being ingested.")
         return {"payload": payload.model_dump(mode="json"), "project_id": request.project_id}

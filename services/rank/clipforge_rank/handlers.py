@@ -8,6 +8,7 @@ from __future__ import annotations
 import structlog
 from clipforge_common.consumer import Handler, HandlerContext
 from clipforge_common.events import RankRequested, TranscriptCompleted, VideoIngested
+from clipforge_common.tombstones import is_deleted
 
 from clipforge_rank import repository
 from clipforge_rank.config import RankConfig
@@ -20,7 +21,7 @@ def make_handlers(config: RankConfig) -> dict[str, Handler]:
     async def on_video_ingested(ctx: HandlerContext) -> None:
         env, data = ctx.envelope, ctx.payload
         assert isinstance(data, VideoIngested)
-        if await repository.is_deleted(ctx.conn, env.video_id):
+        if await is_deleted(ctx.conn, env.video_id):
             return
         await repository.remember_media(
             ctx.conn, video_id=env.video_id, tenant_id=env.tenant_id, audio_key=data.audio_key, duration=data.duration
@@ -29,7 +30,7 @@ def make_handlers(config: RankConfig) -> dict[str, Handler]:
     async def on_transcript_completed(ctx: HandlerContext) -> None:
         env, data = ctx.envelope, ctx.payload
         assert isinstance(data, TranscriptCompleted)
-        if await repository.is_deleted(ctx.conn, env.video_id):
+        if await is_deleted(ctx.conn, env.video_id):
             log.info("transcript of a deleted video ignored")
             return
         await repository.remember_transcript(
@@ -50,7 +51,7 @@ def make_handlers(config: RankConfig) -> dict[str, Handler]:
     async def on_rank_requested(ctx: HandlerContext) -> None:
         env, data = ctx.envelope, ctx.payload
         assert isinstance(data, RankRequested)
-        if await repository.is_deleted(ctx.conn, env.video_id):
+        if await is_deleted(ctx.conn, env.video_id):
             log.info("rank request for a deleted video ignored")
             return
         known = await repository.video(ctx.conn, env.video_id)

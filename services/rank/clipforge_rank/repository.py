@@ -6,12 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+from clipforge_common.tombstones import mark_deleted
 
 from clipforge_rank.domain import RankResult
-
-
-async def is_deleted(conn: asyncpg.Connection, video_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT 1 FROM deleted_videos WHERE video_id = $1", video_id))
 
 
 async def remember_media(
@@ -118,7 +115,7 @@ async def clips(conn: asyncpg.Connection, video_id: str, ranker_version: str) ->
 
 async def forget(conn: asyncpg.Connection, video_id: str) -> None:
     """Drop everything about a video and leave a tombstone."""
-    await conn.execute("INSERT INTO deleted_videos (video_id) VALUES ($1) ON CONFLICT (video_id) DO NOTHING", video_id)
+    await mark_deleted(conn, video_id)
     await conn.execute("DELETE FROM candidate_clips WHERE video_id = $1", video_id)
     await conn.execute("DELETE FROM rankings WHERE video_id = $1", video_id)
     await conn.execute("DELETE FROM rank_videos WHERE video_id = $1", video_id)

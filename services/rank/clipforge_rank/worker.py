@@ -16,6 +16,7 @@ from clipforge_common.events import ClipsRanked, RankedClipData, RankFailed
 from clipforge_common.jobs import Job, JobFailed, JobKind
 from clipforge_common.service import ServiceRuntime
 from clipforge_common.storage import ObjectNotFound, transcript_key, video_audio_key
+from clipforge_common.tombstones import is_deleted
 from clipforge_common.transcript import Transcript
 from pydantic import ValidationError
 
@@ -81,7 +82,7 @@ class RankWorker:
         cause = job.cause
         video_id = cause.video_id
         async with self._pool.acquire() as conn:
-            if await repository.is_deleted(conn, video_id):
+            if await is_deleted(conn, video_id):
                 return {"skipped": "video_deleted"}
             known = await repository.video(conn, video_id)
         try:
@@ -141,7 +142,7 @@ class RankWorker:
 
     async def commit(self, conn: asyncpg.Connection, job: Job, result: dict[str, Any]) -> None:
         cause = job.cause
-        if result.get("skipped") or await repository.is_deleted(conn, cause.video_id):
+        if result.get("skipped") or await is_deleted(conn, cause.video_id):
             return
         ranking = RankResult.model_validate(result["result"])
         await repository.save_ranking(
@@ -161,7 +162,7 @@ class RankWorker:
 
     async def fail(self, conn: asyncpg.Connection, job: Job, reason_code: str, message: str) -> None:
         cause = job.cause
-        if await repository.is_deleted(conn, cause.video_id):
+        if await is_deleted(conn, cause.video_id):
             return
         await emit_answer(
             conn,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import structlog
 from clipforge_common.consumer import Handler, HandlerContext
 from clipforge_common.events import ClipRenderFailed, ClipsRanked, IngestRequested, RenderRequested, VideoIngested
+from clipforge_common.tombstones import is_deleted
 
 from clipforge_render import repository
 from clipforge_render.config import RenderConfig
@@ -66,7 +67,7 @@ def make_handlers(config: RenderConfig) -> dict[str, Handler]:
     async def on_ingest_requested(ctx: HandlerContext) -> None:
         env, data = ctx.envelope, ctx.payload
         assert isinstance(data, IngestRequested)
-        if await repository.is_deleted(ctx.conn, env.video_id):
+        if await is_deleted(ctx.conn, env.video_id):
             return
         await repository.remember_options(
             ctx.conn,
@@ -79,7 +80,7 @@ def make_handlers(config: RenderConfig) -> dict[str, Handler]:
     async def on_video_ingested(ctx: HandlerContext) -> None:
         env, data = ctx.envelope, ctx.payload
         assert isinstance(data, VideoIngested)
-        if await repository.is_deleted(ctx.conn, env.video_id):
+        if await is_deleted(ctx.conn, env.video_id):
             return
         await repository.remember_source(
             ctx.conn,
@@ -93,7 +94,7 @@ def make_handlers(config: RenderConfig) -> dict[str, Handler]:
     async def on_clips_ranked(ctx: HandlerContext) -> None:
         env, data = ctx.envelope, ctx.payload
         assert isinstance(data, ClipsRanked)
-        if await repository.is_deleted(ctx.conn, env.video_id):
+        if await is_deleted(ctx.conn, env.video_id):
             log.info("ranking of a deleted video ignored")
             return
         await repository.remember_clips(
@@ -116,7 +117,7 @@ def make_handlers(config: RenderConfig) -> dict[str, Handler]:
     async def on_render_requested(ctx: HandlerContext) -> None:
         env, data = ctx.envelope, ctx.payload
         assert isinstance(data, RenderRequested)
-        if await repository.is_deleted(ctx.conn, env.video_id):
+        if await is_deleted(ctx.conn, env.video_id):
             log.info("render request for a deleted video ignored")
             return
         try:

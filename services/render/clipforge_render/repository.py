@@ -9,10 +9,7 @@ from typing import Any
 import asyncpg
 from clipforge_common.envelope import Envelope
 from clipforge_common.events import RankedClipData
-
-
-async def is_deleted(conn: asyncpg.Connection, video_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT 1 FROM deleted_videos WHERE video_id = $1", video_id))
+from clipforge_common.tombstones import mark_deleted
 
 
 async def remember_options(
@@ -179,7 +176,7 @@ async def take_waiting(conn: asyncpg.Connection, render_key: str) -> list[asyncp
 
 async def forget(conn: asyncpg.Connection, video_id: str) -> list[str]:
     """Drop everything about a video, leave a tombstone; returns the clip ids whose objects to delete."""
-    await conn.execute("INSERT INTO deleted_videos (video_id) VALUES ($1) ON CONFLICT (video_id) DO NOTHING", video_id)
+    await mark_deleted(conn, video_id)
     clip_ids = {
         r["clip_id"]
         for r in await conn.fetch("DELETE FROM render_clips WHERE video_id = $1 RETURNING clip_id", video_id)

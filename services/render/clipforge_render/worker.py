@@ -22,6 +22,7 @@ from clipforge_common.ffmpeg import MediaToolError
 from clipforge_common.jobs import Job, JobFailed, JobKind, cancellable_thread, retry_or_fail
 from clipforge_common.service import ServiceRuntime
 from clipforge_common.storage import ObjectNotFound, clip_key, transcript_key
+from clipforge_common.tombstones import is_deleted
 from clipforge_common.transcript import Transcript
 from pydantic import ValidationError
 
@@ -191,7 +192,7 @@ class RenderWorker:
         clip_id, preset = payload["clip_id"], payload["preset"]
         style = CaptionStyle.model_validate(payload["style"])
         async with self._pool.acquire() as conn:
-            if await repository.is_deleted(conn, cause.video_id):
+            if await is_deleted(conn, cause.video_id):
                 return {"skipped": "video_deleted"}
             row = await repository.clip(conn, clip_id)
             video = await repository.video(conn, cause.video_id)
@@ -239,7 +240,7 @@ class RenderWorker:
             report(0.9, "uploading")
             await self._upload(clip_id, preset, outputs)
         async with self._pool.acquire() as conn:
-            deleted = await repository.is_deleted(conn, cause.video_id)
+            deleted = await is_deleted(conn, cause.video_id)
         if deleted:  # deleted while rendering: the purge job may already have run
             await self.runtime.store.delete_prefix(f"clips/{clip_id}/")
             return {"skipped": "video_deleted"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from clipforge_common.consumer import Handler, HandlerContext
 from clipforge_common.events import VideoIngested
+from clipforge_common.tombstones import is_deleted
 
 from clipforge_transcribe import repository
 from clipforge_transcribe.config import TranscribeConfig
@@ -16,7 +17,7 @@ log = structlog.get_logger(__name__)
 def make_handlers(config: TranscribeConfig) -> dict[str, Handler]:
     async def on_video_ingested(ctx: HandlerContext) -> None:
         envelope = ctx.envelope
-        if await repository.is_deleted(ctx.conn, envelope.video_id):
+        if await is_deleted(ctx.conn, envelope.video_id):
             log.info("transcription of a deleted video ignored")
             return
         ingested = ctx.payload

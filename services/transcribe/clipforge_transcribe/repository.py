@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 from clipforge_common.events import TranscriptCompleted
+from clipforge_common.tombstones import mark_deleted
 
 # Handlers and commits pass their transaction's connection; the worker reads through the pool.
 Executor = asyncpg.Connection | asyncpg.Pool
@@ -62,10 +63,6 @@ async def mark_failed(conn: Executor, *, video_id: str, reason_code: str, messag
     )
 
 
-async def is_deleted(conn: Executor, video_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT 1 FROM deleted_videos WHERE video_id = $1", video_id))
-
-
 async def forget(conn: Executor, *, video_id: str, tenant_id: str) -> None:
     """Drop the video's rows and jobs and remember the deletion.
 
@@ -74,8 +71,4 @@ async def forget(conn: Executor, *, video_id: str, tenant_id: str) -> None:
     """
     await conn.execute("DELETE FROM transcripts WHERE video_id = $1", video_id)
     await conn.execute("DELETE FROM jobs WHERE video_id = $1", video_id)
-    await conn.execute(
-        "INSERT INTO deleted_videos (video_id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        video_id,
-        tenant_id,
-    )
+    await mark_deleted(conn, video_id, tenant_id)

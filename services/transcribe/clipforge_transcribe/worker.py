@@ -34,6 +34,7 @@ from clipforge_common.jobs import (
     retry_or_fail,
 )
 from clipforge_common.storage import ObjectNotFound, transcript_key
+from clipforge_common.tombstones import is_deleted
 from clipforge_common.transcript import Transcript
 
 from clipforge_transcribe import repository
@@ -158,7 +159,7 @@ class TranscribeWorker:
                 summary = summarize(transcript, key)
             progress(1.0, "transcribed")
             # Deleted while we worked: the purge may already have run, so take back what we stored.
-            if await repository.is_deleted(self.runtime.pool, video_id):
+            if await is_deleted(self.runtime.pool, video_id):
                 await self.store.delete(key)
                 raise JobFailed("video_deleted", "The video was deleted while it was being transcribed.")
             return {"summary": summary.model_dump(mode="json"), "copied_from": copied_from}

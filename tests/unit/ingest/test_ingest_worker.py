@@ -106,7 +106,7 @@ def no_database(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return bool(state["deleted"])
 
     monkeypatch.setattr(repository, "find_original", find_original)
-    monkeypatch.setattr(repository, "is_deleted", is_deleted)
+    monkeypatch.setattr("clipforge_ingest.worker.is_deleted", is_deleted)
     return state
 
 

@@ -173,7 +173,7 @@ def no_database(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return bool(state["deleted"])
 
     monkeypatch.setattr(repository, "get_done", get_done)
-    monkeypatch.setattr(repository, "is_deleted", is_deleted)
+    monkeypatch.setattr("clipforge_transcribe.worker.is_deleted", is_deleted)
     return state
 
 

@@ -34,9 +34,4 @@ CREATE TABLE IF NOT EXISTS media (
 -- Duplicate detection: the original ingested video with the same bytes in a tenant's project.
 CREATE INDEX IF NOT EXISTS media_by_hash ON media (tenant_id, project_id, sha256) WHERE status = 'ingested';
 
--- Videos deleted while (or before) their work ran: late events and jobs for them are dropped.
-CREATE TABLE IF NOT EXISTS deleted_videos (
-    video_id    text PRIMARY KEY,
-    tenant_id   text NOT NULL,
-    deleted_at  timestamptz NOT NULL DEFAULT now()
-);
+-- deleted_videos (tombstones) comes from clipforge_common's migrations.

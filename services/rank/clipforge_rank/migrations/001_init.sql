@@ -47,8 +47,4 @@ CREATE TABLE IF NOT EXISTS candidate_clips (
 );
 CREATE INDEX IF NOT EXISTS candidate_clips_by_ranking ON candidate_clips (video_id, ranker_version, position);
 
--- Tombstones: a deleted video is never brought back by a late or replayed event.
-CREATE TABLE IF NOT EXISTS deleted_videos (
-    video_id    text PRIMARY KEY,
-    deleted_at  timestamptz NOT NULL DEFAULT now()
-);
+-- deleted_videos (tombstones) comes from clipforge_common's migrations.

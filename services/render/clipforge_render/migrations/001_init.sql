@@ -63,8 +63,4 @@ CREATE TABLE IF NOT EXISTS render_requests (
 CREATE INDEX IF NOT EXISTS render_requests_waiting ON render_requests (render_key) WHERE answered_at IS NULL;
 CREATE INDEX IF NOT EXISTS render_requests_by_video ON render_requests (video_id);
 
--- Tombstones: a deleted video is never brought back by a late or replayed event.
-CREATE TABLE IF NOT EXISTS deleted_videos (
-    video_id    text PRIMARY KEY,
-    deleted_at  timestamptz NOT NULL DEFAULT now()
-);
+-- deleted_videos (tombstones) comes from clipforge_common's migrations.

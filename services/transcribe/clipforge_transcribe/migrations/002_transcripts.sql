@@ -33,9 +33,4 @@ CREATE TABLE IF NOT EXISTS transcripts (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
--- Videos deleted while (or before) their work ran: late events and jobs for them are dropped.
-CREATE TABLE IF NOT EXISTS deleted_videos (
-    video_id    text PRIMARY KEY,
-    tenant_id   text NOT NULL,
-    deleted_at  timestamptz NOT NULL DEFAULT now()
-);
+-- deleted_videos (tombstones) comes from clipforge_common's migrations.
