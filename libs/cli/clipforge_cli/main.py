@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clipforge_cli import clip_cmd, services_cmd, stack_cmd
+from clipforge_cli import clip_cmd, dlq_cmd, replay_cmd, services_cmd, stack_cmd
 
 app = typer.Typer(help="ClipForge: long talking videos in, ranked captioned clips out.", no_args_is_help=True)
 
@@ -26,6 +26,8 @@ def _quiet_library_logs() -> None:
 app.add_typer(stack_cmd.app, name="stack")
 services_cmd.register(app)
 clip_cmd.register(app)
+dlq_cmd.register(app)
+replay_cmd.register(app)
 
 keys = typer.Typer(help="API keys of the local gateway.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
