@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from clipforge_common.service_config import ServiceConfig
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 # Media types the sniffer recognises and the gateway accepts by default (ingest validates further).
 DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
@@ -19,7 +20,9 @@ DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
 )
 
 
-class GatewayConfig(BaseSettings):
+class GatewayConfig(ServiceConfig):
+    """Gateway settings; ``group_id``, ``database`` and ``tenants`` come from :class:`ServiceConfig`."""
+
     # No field may be called `url` or `port`: CLIPFORGE_GATEWAY_URL/PORT belong to the platform settings.
     model_config = SettingsConfigDict(env_prefix="CLIPFORGE_GATEWAY_", extra="ignore")
 
@@ -37,7 +40,6 @@ class GatewayConfig(BaseSettings):
         default="", description="prefix of every Redis key and channel (a rebuilt projection gets its own)"
     )
     projector_enabled: bool = Field(default=True, description="False makes an API-only replica")
-    group_id: str | None = Field(default=None, description="projector consumer group (default clipforge.gateway)")
     lag_interval_seconds: float = Field(default=15.0, gt=0, description="how often projector lag is measured")
     ws_queue_size: int = Field(default=1000, ge=1, description="events buffered per WebSocket client")
     presign_seconds: int = Field(default=900, ge=1, description="lifetime of download redirects")

@@ -24,6 +24,8 @@ def definition(config: GatewayConfig | None = None, *, group_id: str | None = No
         on_start=[ctx.start],
         on_stop=[ctx.stop],
         group_id=ctx.group_id,
+        database=config.database,
+        tenants=config.tenants,
         on_applied=ctx.after_commit if projecting else None,
     )
 
