@@ -40,6 +40,12 @@ class GatewayConfig(ServiceConfig):
         default="", description="prefix of every Redis key and channel (a rebuilt projection gets its own)"
     )
     projector_enabled: bool = Field(default=True, description="False makes an API-only replica")
+    projection_poll_seconds: float = Field(
+        default=2.0, gt=0, description="how often a replica checks which projection version to read"
+    )
+    projection_catch_up_seconds: float = Field(
+        default=120.0, gt=0, description="longest wait for a switched-to projection's lag to reach 0 before reading it"
+    )
     lag_interval_seconds: float = Field(default=15.0, gt=0, description="how often projector lag is measured")
     ws_queue_size: int = Field(default=1000, ge=1, description="events buffered per WebSocket client")
     presign_seconds: int = Field(default=900, ge=1, description="lifetime of download redirects")

@@ -15,9 +15,10 @@ from clipforge_common.storage import ObjectStore
 
 from clipforge_gateway.cache import ReadModel
 from clipforge_gateway.config import GatewayConfig
-from clipforge_gateway.fanout import Fanout
+from clipforge_gateway.fanout import Fanout, publish_live
 from clipforge_gateway.keys import KeyCache
 from clipforge_gateway.lag import LagMonitor
+from clipforge_gateway.projections.follower import ProjectionFollower
 from clipforge_gateway.projections.projector import PURGE_JOB, Projector, event_message, views_for
 
 if TYPE_CHECKING:
@@ -41,13 +42,34 @@ def tune_gc(young_threshold: int) -> None:
         gc.set_threshold(young_threshold, older, oldest)
 
 
+class _RuntimeBackend:
+    """Version 0's connections: the runtime's pool (whatever the API reads) and Redis."""
+
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.ctx.base_pool
+
+    @property
+    def redis(self) -> Any:
+        return self.ctx.redis
+
+
 class GatewayContext:
     def __init__(self, config: GatewayConfig, *, group_id: str | None = None) -> None:
         self.config = config
         self.group_id = group_id or config.group_id
         self.runtime: ServiceRuntime | None = None
         self.keys = KeyCache(config.key_cache_seconds)
-        self.read_model = ReadModel(self, namespace=config.redis_namespace, ttl_seconds=config.view_ttl_seconds)
+        # The read model this replica's own projector writes (version 0), and the one the API reads:
+        # the same until the active-projection pointer names a rebuilt version (see follower.py).
+        self.base_read_model = ReadModel(
+            _RuntimeBackend(self), namespace=config.redis_namespace, ttl_seconds=config.view_ttl_seconds
+        )
+        self.read_model = self.base_read_model
+        self.follower = ProjectionFollower(self)
         self.fanout = Fanout(namespace=config.redis_namespace, queue_size=config.ws_queue_size)
         self.projector = Projector()
         self.lag: LagMonitor | None = None
@@ -63,7 +85,13 @@ class GatewayContext:
 
     @property
     def pool(self) -> asyncpg.Pool:
+        """The API's pool: it sees the active projection's read-model tables (and the shared ones)."""
         # Read at every use (never captured), so a test can prove a path runs without SQL.
+        return self.follower.pool or self.base_pool
+
+    @property
+    def base_pool(self) -> asyncpg.Pool:
+        """The runtime's pool: version 0's tables, where this replica's own projector writes."""
         pool = self._rt().pool
         assert pool is not None
         return pool
@@ -91,10 +119,12 @@ class GatewayContext:
                 runtime.settings, runtime.definition.consumer_group, topics, interval=self.config.lag_interval_seconds
             )
             self.lag.start()
+        await self.follower.start()
         self._ready.set()
         tune_gc(self.config.gc_young_threshold)
 
     async def stop(self, _runtime: ServiceRuntime) -> None:
+        await self.follower.stop()
         if self.lag is not None:
             await self.lag.stop()
         await self.fanout.stop()
@@ -113,8 +143,10 @@ class GatewayContext:
         try:
             # The consumer starts before the on_start hooks: wait until we are bound.
             await asyncio.wait_for(self._ready.wait(), 60)
-            await self.read_model.refresh_many(views_for(envelope.event_type, envelope.data), envelope.video_id)
-            await self.fanout.publish(self.redis, envelope.video_id, event_message(envelope, version))
+            await self.base_read_model.refresh_many(views_for(envelope.event_type, envelope.data), envelope.video_id)
+            await publish_live(
+                self.redis, self.config.redis_namespace, envelope.video_id, event_message(envelope, version)
+            )
         except Exception as exc:
             log.warning("view refresh or live publish failed", error=str(exc), error_type=type(exc).__name__)
 

@@ -23,6 +23,11 @@ from redis.exceptions import RedisError
 log = structlog.get_logger(__name__)
 
 
+async def publish_live(redis: Any, namespace: str, video_id: str, message: dict[str, Any]) -> None:
+    """Publish a live event on the video's channel of a Redis namespace (one projection's)."""
+    await redis.publish(namespace + events_channel(video_id), json.dumps(message, default=str))
+
+
 class Resync(Exception):
     """The subscriber may have missed events: reconnect and start from a snapshot."""
 
@@ -80,7 +85,7 @@ class Fanout:
         return self.namespace + events_channel(video_id)
 
     async def publish(self, redis: Any, video_id: str, message: dict[str, Any]) -> None:
-        await redis.publish(self.channel(video_id), json.dumps(message, default=str))
+        await publish_live(redis, self.namespace, video_id, message)
 
     # ----------------------------------------------------------------------------- subscriber side
 
@@ -100,6 +105,21 @@ class Fanout:
         for subs in list(self._subs.values()):
             for sub in subs:
                 sub.break_("server shutting down")
+
+    async def switch_namespace(self, namespace: str, reason: str = "the read model was switched") -> None:
+        """Listen to another projection's live events; current subscribers resync (new snapshot)."""
+        if namespace == self.namespace:
+            return
+        redis = self._redis
+        self._break_all(reason)
+        await self.stop()
+        self._subs.clear()
+        self.namespace = namespace
+        self._prefix = namespace + events_channel("")
+        self._listening = asyncio.Event()
+        self._pubsub = None
+        if redis is not None:
+            await self.start(redis)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, video_id: str) -> AsyncIterator[Subscription]:
