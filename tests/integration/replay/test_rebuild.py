@@ -222,3 +222,14 @@ async def test_rebuild_equals_live_projection_and_replicas_follow_the_switch(
     finally:
         await redis.aclose()
     assert json.dumps(progress)  # progress was reported as plain numbers
+
+    # The same version built again after a drop starts from the beginning (not its old group offsets).
+    again = await operations.rebuild(
+        gateways.settings, deployment, version=1, tenants=[tenant_id], switch=False, poll_seconds=0.2
+    )
+    assert not again.resumed
+    v1_pool = await open_projection_pool(gateways.settings, deployment.database, target)
+    try:
+        assert await views(v1_pool, failed) == await views(gateways.pool, failed)
+    finally:
+        await v1_pool.close()

@@ -10,13 +10,17 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 from clipforge_common.cache import create_redis
 from clipforge_common.db import open_service_database
+from clipforge_common.replay import topic_partitions
 from clipforge_common.settings import Settings
+from clipforge_common.topics import ensure_topics
 from pydantic import BaseModel
 
 from clipforge_gateway.projections import versions
-from clipforge_gateway.projections.runner import Progress, ProjectionRunner
+from clipforge_gateway.projections.runner import TOPICS, Progress, ProjectionRunner
 from clipforge_gateway.projections.versions import ProjectionError, ProjectionInfo, ProjectionTarget
 
 
@@ -49,6 +53,21 @@ async def gateway_database(settings: Settings, deployment: Deployment) -> AsyncI
         await pool.close()
 
 
+async def start_group_at_beginning(settings: Settings, group_id: str) -> None:
+    """Commit the beginning of every topic for ``group_id`` (a dropped version's group may still have offsets)."""
+    await ensure_topics(settings)
+    layout = await topic_partitions(settings, TOPICS)
+    partitions = [TopicPartition(topic, p) for topic, parts in layout.items() for p in parts]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        beginnings = await consumer.beginning_offsets(partitions)
+        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in beginnings.items()})
+    finally:
+        await consumer.stop()
+
+
 async def rebuild(
     settings: Settings,
     deployment: Deployment,
@@ -69,6 +88,8 @@ async def rebuild(
         async with pool.acquire() as conn:
             target = deployment.target(version if version is not None else await versions.next_version(conn))
             resumed = not await versions.prepare(conn, target, tenants)
+        if not resumed:
+            await start_group_at_beginning(settings, target.group_id)
         if on_start is not None:
             on_start(target, resumed)
         runner = ProjectionRunner(settings, database=deployment.database, target=target, tenants=tenants)
