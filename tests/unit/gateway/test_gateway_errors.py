@@ -99,3 +99,36 @@ def test_openapi_documents_every_route_with_error_models_and_examples() -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["VideoOut"].get("examples")
     assert schemas["ErrorResponse"].get("examples")
+
+
+def test_405_allow_lists_every_method_of_the_path() -> None:
+    app, *_ = make_app()
+    with TestClient(app) as client:
+        response = client.request("OPTIONS", "/v1/videos/v1")
+        assert_error(response, 405, "method_not_allowed")
+        assert response.headers["allow"] == "DELETE, GET"  # two routes share the path
+        assert client.put("/v1/projects").headers["allow"] == "GET, POST"
+
+
+def test_json_bodies_over_1_mib_are_413_json_declared_or_streamed() -> None:
+    app, *_ = make_app()
+    big = b'{"name": "' + b"a" * (2 << 20) + b'"}'
+
+    def chunks():  # no Content-Length: the limit is enforced while reading
+        yield from (big[i : i + 65536] for i in range(0, len(big), 65536))
+
+    with TestClient(app) as client:
+        for content in (big, chunks()):
+            response = client.post("/v1/projects", content=content, headers={"Content-Type": "application/json"})
+            assert_error(response, 413, "payload_too_large")
+
+
+def test_openapi_declares_bearer_auth_and_no_nul_in_ids() -> None:
+    app, *_ = make_app()
+    spec = app.openapi()
+    assert spec["security"] == [{"apiKey": []}]
+    assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    get_clips = spec["paths"]["/v1/videos/{video_id}/clips"]["get"]
+    video_id = next(p for p in get_clips["parameters"] if p["name"] == "video_id")
+    assert video_id["schema"]["pattern"] == "^[^\\x00]+$"
+    assert "400" in get_clips["responses"]

@@ -8,7 +8,8 @@ from clipforge_common import __version__
 from fastapi import FastAPI
 
 from clipforge_gateway.api import ws
-from clipforge_gateway.api.errors import install_error_handlers
+from clipforge_gateway.api.body_limit import JsonBodyLimit
+from clipforge_gateway.api.errors import install_error_handlers, remember_route_methods
 from clipforge_gateway.api.routes import clips, projects, renders, transcripts, usage, videos
 from clipforge_gateway.context import GatewayContext
 from clipforge_gateway.deps import Authenticator
@@ -47,6 +48,30 @@ TAGS = [
 TELEMETRY: dict[str, Any] = {"operation_spans": False}
 
 
+SECURITY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key `cf_<key id>_<secret>` (`clipforge keys create --tenant NAME`).",
+}
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Say in the OpenAPI document that every operation needs the bearer key (clients and fuzzers read it).
+
+    Authentication itself is the ``require_principal`` dependency; this only documents it.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = SECURITY_SCHEME
+            schema["security"] = [{"apiKey": []}]
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(ctx: GatewayContext) -> FastAPI:
     app = FastAPI(
         title="ClipForge API",
@@ -55,11 +80,15 @@ def create_app(ctx: GatewayContext) -> FastAPI:
         openapi_tags=TAGS,
         telemetry=TELEMETRY,  # type: ignore[arg-type]
     )
+    app.add_middleware(JsonBodyLimit)
     ctx.auth = Authenticator(ctx)
     app.state.gateway = ctx
     install_error_handlers(app)
     # videos first: its GET /v1/videos/{id} is the hot path and routes are matched in order.
-    for module in (videos, projects, transcripts, clips, renders, usage):
+    modules = (videos, projects, transcripts, clips, renders, usage)
+    for module in modules:
         app.include_router(module.router)
+    remember_route_methods(app, [route for module in modules for route in module.router.routes])
     app.include_router(ws.router)
+    _declare_bearer_auth(app)
     return app

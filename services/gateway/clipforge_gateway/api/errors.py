@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
+from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute
 
 log = structlog.get_logger(__name__)
 
@@ -71,18 +74,42 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def remember_route_methods(app: FastAPI, routes: Iterable[BaseRoute]) -> None:
+    """Index which methods each path serves, for the ``Allow`` header of a 405.
+
+    Starlette names only the methods of the first route matching the path, but GET and DELETE
+    ``/v1/videos/{id}`` (say) are two routes.
+    """
+    table: list[tuple[re.Pattern[str], frozenset[str]]] = []
+    for route in routes:
+        methods, regex = getattr(route, "methods", None), getattr(route, "path_regex", None)
+        if methods and regex is not None:
+            table.append((regex, frozenset(methods)))
+    app.state.route_methods = table
+
+
+def allowed_methods(request: Request) -> str | None:
+    path = request.scope.get("path", "")
+    table: list[tuple[re.Pattern[str], frozenset[str]]] = getattr(request.app.state, "route_methods", [])
+    methods = {m for regex, route_methods in table if regex.match(path) for m in route_methods}
+    return ", ".join(sorted(methods)) or None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint."
-        return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405 and (allow := allowed_methods(request)):
+            headers["Allow"] = allow
+        return error_response(exc.status_code, code, message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -96,6 +123,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _client_gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:
         # The client went away mid-body (an aborted upload): nothing to log as a server error.
         return error_response(400, "client_disconnected", "The request body ended before it was complete.")
+
+    @app.exception_handler(CharacterNotInRepertoireError)
+    @app.exception_handler(UntranslatableCharacterError)
+    async def _unstorable_text(_request: Request, exc: Exception) -> JSONResponse:
+        # A NUL character (in an id, a cursor, a name...) reached PostgreSQL, whose text cannot hold
+        # one: the input is at fault, whichever field carried it.
+        log.info("unstorable text refused", error_type=type(exc).__name__)
+        return error_response(422, "validation_error", "Text must not contain NUL (\\u0000) characters.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -11,6 +11,9 @@ Preset = Literal["vertical", "square", "landscape"]
 StageStatus = Literal["pending", "running", "done", "failed"]
 VideoStatus = Literal["queued", "processing", "ready", "failed", "deleted"]
 
+# PostgreSQL text cannot hold NUL: free text that is stored says so (and is refused with 422).
+NO_NUL = r"^[^\x00]*$"
+
 _VIDEO_ID = "0192f1a4-5b6c-7d8e-9f00-112233445566"
 _PROJECT_ID = "0192f1a0-0000-7000-8000-00000000abcd"
 _CLIP_ID = "0192f1b9-aaaa-7bbb-8ccc-000000000001"
@@ -35,8 +38,8 @@ class ErrorResponse(BaseModel):
 
 
 class ProjectCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200, examples=["Weekly podcast"])
-    description: str = Field(default="", max_length=2000, examples=["Episodes of our weekly show"])
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL, examples=["Weekly podcast"])
+    description: str = Field(default="", max_length=2000, pattern=NO_NUL, examples=["Episodes of our weekly show"])
 
 
 class ProjectOut(BaseModel):
@@ -314,7 +317,9 @@ class RenderRequestIn(BaseModel):
 class RankRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ranker_version: str | None = Field(default=None, max_length=100, description="null: the rank service's default")
+    ranker_version: str | None = Field(
+        default=None, max_length=100, pattern=NO_NUL, description="null: the rank service's default"
+    )
     settings: dict[str, Any] = Field(default_factory=dict, description="overrides of the ranker settings")
 
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from clipforge_gateway.api.errors import ApiError, error_response, not_found
+from clipforge_gateway.api.routes.common import impossible_id
 from clipforge_gateway.context import GatewayContext
 from clipforge_gateway.deps import bearer_token
 from clipforge_gateway.fanout import Resync, Subscription
@@ -47,7 +48,7 @@ async def video_events(websocket: WebSocket, video_id: str) -> None:
     raw_key = bearer_token(websocket.headers.get("authorization")) or websocket.query_params.get("key")
     try:
         principal = await ctx.auth.authenticate(raw_key)
-        if len(video_id) > 64:
+        if impossible_id(video_id):
             raise not_found("video")
         async with ctx.fanout.subscribe(video_id) as sub:
             view = await ctx.read_model.video(video_id)

@@ -9,7 +9,15 @@ from fastapi.responses import JSONResponse, Response
 
 from clipforge_gateway import commands
 from clipforge_gateway.api.errors import not_found
-from clipforge_gateway.api.routes.common import AUTH_ERRORS, NOT_FOUND, ClipId, VideoId, json_body, visible
+from clipforge_gateway.api.routes.common import (
+    AUTH_ERRORS,
+    NOT_FOUND,
+    ClipId,
+    VideoId,
+    _err,
+    json_body,
+    visible,
+)
 from clipforge_gateway.api.schemas import ClipList, ClipOut, RenderOut, RenderRequestIn
 from clipforge_gateway.cache import RENDERS, VIDEO
 from clipforge_gateway.context import GatewayContext
@@ -48,7 +56,7 @@ async def get_clip(
     "/v1/videos/{video_id}/clips/{clip_id}/renders",
     status_code=202,
     response_model=RenderOut,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, 413: _err("Body larger than 1 MiB")},
     summary="Render a clip with a preset and caption style",
     description="Queues `render.requested`; follow the render in the list or on the WebSocket.",
 )

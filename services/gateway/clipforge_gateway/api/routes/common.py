@@ -12,11 +12,18 @@ from clipforge_gateway.api.schemas import ErrorResponse
 from clipforge_gateway.cache import View
 from clipforge_gateway.deps import Principal
 
-# Ids are UUIDs; the bound only keeps absurd input away from the stores.
-VideoId = Path(min_length=1, max_length=64, description="video id (UUIDv7)")
-ProjectId = Path(min_length=1, max_length=64, description="project id (UUIDv7)")
-ClipId = Path(min_length=1, max_length=64, description="clip id")
-RenderId = Path(min_length=1, max_length=64, description="render id")
+# Ids are UUIDs; the bounds only keep absurd input (too long, or a NUL PostgreSQL cannot store) away
+# from the stores.
+ID_PATTERN = r"^[^\x00]+$"
+VideoId = Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="video id (UUIDv7)")
+ProjectId = Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="project id (UUIDv7)")
+ClipId = Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="clip id")
+RenderId = Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="render id")
+
+
+def impossible_id(value: str) -> bool:
+    """An id no row can have (routes that skip the Path validation answer 404 for it)."""
+    return len(value) > 64 or "\x00" in value
 
 
 def visible(view: View | None, principal: Principal, what: str = "video") -> View:
@@ -42,6 +49,7 @@ def _err(description: str) -> dict[str, Any]:
 
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _err("Malformed request, e.g. a body that is not JSON"),
     401: _err("Missing or invalid API key"),
     422: _err("Invalid request"),
     429: _err("Rate limit exceeded (see Retry-After)"),

@@ -6,7 +6,14 @@ from clipforge_common.envelope import new_event_id
 from fastapi import APIRouter, Depends, Query
 
 from clipforge_gateway.api.errors import not_found
-from clipforge_gateway.api.routes.common import AUTH_ERRORS, NOT_FOUND, ProjectId, clamp_limit
+from clipforge_gateway.api.routes.common import (
+    AUTH_ERRORS,
+    ID_PATTERN,
+    NOT_FOUND,
+    ProjectId,
+    _err,
+    clamp_limit,
+)
 from clipforge_gateway.api.schemas import ProjectCreate, ProjectList, ProjectOut, VideoList
 from clipforge_gateway.context import GatewayContext
 from clipforge_gateway.deps import Principal, get_ctx, require_principal
@@ -16,7 +23,13 @@ from clipforge_gateway.projections.views import video_summary
 router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=AUTH_ERRORS)
 
 
-@router.post("", status_code=201, response_model=ProjectOut, summary="Create a project")
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProjectOut,
+    summary="Create a project",
+    responses={413: _err("Body larger than 1 MiB")},
+)
 async def create_project(
     body: ProjectCreate, principal: Principal = Depends(require_principal), ctx: GatewayContext = Depends(get_ctx)
 ) -> ProjectOut:
@@ -27,7 +40,7 @@ async def create_project(
 @router.get("", response_model=ProjectList, summary="List projects, newest first")
 async def list_projects(
     limit: int = Query(50, ge=1, le=1000),
-    cursor: str | None = Query(None, max_length=64, description="next_cursor of the previous page"),
+    cursor: str | None = Query(None, max_length=64, pattern=ID_PATTERN, description="next_cursor of the previous page"),
     principal: Principal = Depends(require_principal),
     ctx: GatewayContext = Depends(get_ctx),
 ) -> ProjectList:
@@ -53,7 +66,7 @@ async def get_project(
 async def list_project_videos(
     project_id: str = ProjectId,
     limit: int = Query(50, ge=1, le=1000),
-    cursor: str | None = Query(None, max_length=64),
+    cursor: str | None = Query(None, max_length=64, pattern=ID_PATTERN),
     principal: Principal = Depends(require_principal),
     ctx: GatewayContext = Depends(get_ctx),
 ) -> VideoList:

@@ -15,7 +15,16 @@ from pydantic import ValidationError
 from clipforge_gateway import commands
 from clipforge_gateway.api.errors import ApiError, not_found
 from clipforge_gateway.api.multipart import BytePipe, check_declared_length, receive_upload
-from clipforge_gateway.api.routes.common import AUTH_ERRORS, NOT_FOUND, ProjectId, VideoId, _err, json_body, visible
+from clipforge_gateway.api.routes.common import (
+    AUTH_ERRORS,
+    NOT_FOUND,
+    ProjectId,
+    VideoId,
+    _err,
+    impossible_id,
+    json_body,
+    visible,
+)
 from clipforge_gateway.api.schemas import (
     Accepted,
     IngestOptionsIn,
@@ -95,7 +104,7 @@ async def get_video(request: Request, video_id: str) -> Response:
     # and the body sent as stored, already validated against VideoOut when the view was built.
     ctx: GatewayContext = request.app.state.gateway
     principal = await ctx.auth.authenticate(bearer_token(request.headers.get("authorization")))
-    if len(video_id) > 64:
+    if impossible_id(video_id):
         raise not_found("video")
     return json_body(visible(await ctx.read_model.video(video_id), principal))
 
@@ -169,7 +178,7 @@ async def upload_video(
     response_model=VideoAccepted,
     summary="Import a video from a URL",
     description="The ingest service downloads it (public http(s) addresses only).",
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, 413: _err("Body larger than 1 MiB")},
 )
 async def import_video(
     body: UrlImport,
@@ -214,7 +223,7 @@ async def delete_video(
     "/v1/videos/{video_id}/rank",
     status_code=202,
     response_model=Accepted,
-    responses={**NOT_FOUND, 409: _err("Not transcribed yet")},
+    responses={**NOT_FOUND, 409: _err("Not transcribed yet"), 413: _err("Body larger than 1 MiB")},
     summary="Re-rank a video's clips",
 )
 async def rank_video(
