@@ -14,7 +14,7 @@ from clipforge_common.telemetry import tracer_provider
 
 def create_broker(settings: Settings, service: str, **extra: Any) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        settings.kafka_servers,
         client_id=f"{settings.kafka_client_id}-{service}",
         acks="all",
         enable_idempotence=True,

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     def pg_dsn(self, database: str) -> str:
         return f"postgresql://{self.pg_user}:{self.pg_password}@{self.pg_host}:{self.pg_port}/{database}"
 
+    @property
+    def kafka_servers(self) -> list[str]:
+        """The bootstrap list: FastStream takes a one-string bootstrap as a single host."""
+        return [host.strip() for host in self.kafka_bootstrap.split(",") if host.strip()]
+
     def database_for(self, service: str) -> str:
         return f"clipforge_{service}"
 

@@ -14,6 +14,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -411,6 +412,11 @@ class Postgres(Component):
         )  # fmt: skip
         wait_until(lambda: self.probe()[0], 60, "PostgreSQL", log)
         self.ensure_databases()
+
+    def stop(self) -> bool:
+        # SIGINT is PostgreSQL's fast shutdown: SIGTERM (smart) would wait for every pooled
+        # connection of the running services to close on its own.
+        return processes.stop_process(self.run_dir, self.name, sig=signal.SIGINT)
 
     def ensure_databases(self) -> None:
 
