@@ -37,8 +37,8 @@ from tests.resilience.report import ScenarioResult
 gateway = gateway_fixture()
 
 SEED = int(os.environ.get("CLIPFORGE_FUZZ_SEED", "20260106"))
-MAX_EXAMPLES = int(os.environ.get("CLIPFORGE_FUZZ_EXAMPLES", "40"))
-STATEFUL_SCENARIOS = int(os.environ.get("CLIPFORGE_FUZZ_SCENARIOS", "30"))
+MAX_EXAMPLES = int(os.environ.get("CLIPFORGE_FUZZ_EXAMPLES", "100"))
+STATEFUL_SCENARIOS = int(os.environ.get("CLIPFORGE_FUZZ_SCENARIOS", "50"))
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 
@@ -578,6 +578,7 @@ async def intruder_client(gateway: GatewayProcess) -> AsyncIterator[httpx.AsyncC
         yield c
 
 
+@pytest.mark.slow
 async def test_hand_written_bad_input(gateway: GatewayProcess, intruder_client: httpx.AsyncClient) -> None:
     client = intruder_client
     project = (await client.post("/v1/projects", json={"name": "bad input"})).json()["project_id"]

@@ -67,6 +67,7 @@ def test_public_host_is_allowed() -> None:
         "http://[::]/",
         "http://[fe80::1]/",
         "http://[fc00::1]/",
+        "http://[fec0::1]/",  # site-local (deprecated, still routed in places)
         "http://[ff02::1]/",
         "http://[::ffff:127.0.0.1]/",
         "http://[::ffff:169.254.169.254]/",

@@ -103,6 +103,9 @@ def forbidden_reason(ip: IPAddress, *, allow_private: bool = False) -> str | Non
         return "a multicast address"
     if ip.is_link_local:
         return "a link-local address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        # fec0::/10: deprecated (RFC 3879) but still routed inside some networks; Python counts it global.
+        return "a site-local address"
     if allow_private and any(ip in net for net in _PRIVATE_OK):
         return None
     if ip.is_loopback:
