@@ -72,6 +72,8 @@ class Audit:
     unfinished_jobs: dict[str, int]  # service -> jobs of these videos still pending/running
     unsent_outbox: dict[str, int]  # service -> outbox rows never published
     read_model_problems: list[str]
+    job_reattempts: int = 0  # jobs of these videos that needed more than one attempt (informational)
+    handler_retries: int = 0  # handler retries the running processes counted (informational)
 
     @property
     def ok(self) -> bool:
@@ -93,6 +95,8 @@ class Audit:
             "unfinished_jobs": self.unfinished_jobs,
             "unsent_outbox": self.unsent_outbox,
             "read_model_problems": self.read_model_problems,
+            "job_reattempts": self.job_reattempts,
+            "handler_retries": self.handler_retries,
         }
 
 
@@ -206,7 +210,20 @@ class Platform:
             unfinished_jobs=unfinished,
             unsent_outbox=unsent,
             read_model_problems=problems,
+            job_reattempts=sum([await self._reattempts(s, videos) for s in self.services.values()]),
+            handler_retries=int(sum([await self._handler_retries(s) for s in self.services.values()])),
         )
+
+    async def _reattempts(self, service: ServiceProcess, videos: list[str]) -> int:
+        rows = await service.fetch(
+            "SELECT count(*) AS n FROM jobs WHERE attempts > 1 AND video_id = ANY($1::text[])", videos
+        )
+        return int(rows[0]["n"])
+
+    async def _handler_retries(self, service: ServiceProcess) -> float:
+        with contextlib.suppress(httpx.HTTPError):
+            return await service.metric("clipforge_events_retried_total")
+        return 0.0
 
     async def _unfinished_jobs(self, service: ServiceProcess, videos: list[str]) -> int:
         with contextlib.suppress(asyncpg.UndefinedTableError):
