@@ -7,21 +7,49 @@ Every service runs media work as a subprocess (never in-process decoding), so fa
 from __future__ import annotations
 
 import collections
+import ctypes
+import ctypes.util
 import json
 import os
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MediaToolError", "ffprobe", "run_ffmpeg"]
+__all__ = ["MediaToolError", "ffprobe", "media_tool_options", "run_ffmpeg"]
 
 FFMPEG = os.environ.get("CLIPFORGE_FFMPEG", "ffmpeg")
 FFPROBE = os.environ.get("CLIPFORGE_FFPROBE", "ffprobe")
 
 # ffmpeg can print megabytes of warnings on a damaged file; keep only what explains the failure.
 _STDERR_TAIL_LINES = 40
+
+
+_PR_SET_PDEATHSIG = 1
+# Loaded before any fork: the child between fork and exec must only make the system call.
+_prctl = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    def preexec() -> None:
+        assert _prctl is not None
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the call above took effect
+            os._exit(1)
+
+    return preexec
+
+
+def media_tool_options() -> dict[str, Any]:
+    """Popen options for ffmpeg/ffprobe children: on Linux they are killed when the worker dies.
+
+    A worker killed with SIGKILL cannot stop its ffmpeg; without this the encode would run on,
+    unowned, competing with the retry of the same job for CPU until it finished.
+    """
+    return {"preexec_fn": _die_with_parent(os.getpid())} if _prctl is not None else {}
 
 
 class MediaToolError(Exception):
@@ -46,7 +74,7 @@ def ffprobe(path: str | os.PathLike[str], *, timeout: float | None = 60.0) -> di
         os.fspath(path),
     ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False, **media_tool_options())
     except subprocess.TimeoutExpired as exc:
         raise MediaToolError(f"ffprobe timed out after {timeout}s on {path}") from exc
     except FileNotFoundError as exc:
@@ -83,7 +111,9 @@ def run_ffmpeg(
     """
     cmd = [FFMPEG, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *map(str, args)]
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, **media_tool_options()
+        )
     except FileNotFoundError as exc:
         raise MediaToolError(f"{FFMPEG} is not installed or not on PATH") from exc
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from clipforge_common.ffmpeg import FFMPEG, MediaToolError, ffprobe
+from clipforge_common.ffmpeg import FFMPEG, MediaToolError, ffprobe, media_tool_options
 from pydantic import BaseModel, Field
 
 __all__ = [
@@ -287,7 +287,7 @@ def _tail_is_broken(path: Path, duration: float, window: float) -> bool:
     cmd = [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-progress", "pipe:1", "-nostats"]
     cmd += ["-ss", f"{start:.3f}", "-i", os.fspath(path), "-t", f"{window:.3f}", "-f", "null", "-"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False, **media_tool_options())
     except subprocess.TimeoutExpired:
         return True
     stderr = proc.stderr.decode("utf-8", "replace").lower()

@@ -275,7 +275,7 @@ def _sampled_frames(
     video: str | Path, start: float, end: float | None, fps: float, width: int, height: int
 ) -> Iterator[np.ndarray]:
     """Grey ``width`` x ``height`` frames at ``fps`` from ``start`` (frame i is at ``start + i / fps``)."""
-    from clipforge_common.ffmpeg import FFMPEG, MediaToolError
+    from clipforge_common.ffmpeg import FFMPEG, MediaToolError, media_tool_options
 
     cut = ["-ss", f"{max(0.0, start):.3f}"] + (["-t", f"{max(0.0, end - start):.3f}"] if end is not None else [])
     cmd = [
@@ -286,7 +286,9 @@ def _sampled_frames(
         "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1",
     ]  # fmt: skip
     frame_bytes = width * height
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **media_tool_options()
+    )
     assert proc.stdout is not None
     with contextlib.suppress(ImportError, OSError, AttributeError):
         import fcntl
