@@ -19,7 +19,9 @@ def _quiet_library_logs() -> None:
 
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # sys.stderr looked up per logger, not once: a captured stream (CliRunner, pytest) is
+        # closed after the command, and background tasks that log later must not write to it.
+        logger_factory=lambda *_args: structlog.PrintLogger(file=sys.stderr),
     )
 
 
