@@ -244,6 +244,7 @@ class Kafka(Component):
         cluster_file = self.state / f"kafka-x{self.brokers}" / "cluster.id"
         cluster_file.parent.mkdir(parents=True, exist_ok=True)
         if not cluster_file.exists():
+            # URL-safe base64 may start with "-": passed as --cluster-id=ID, never as a separate argument.
             cluster_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
         cluster_id = cluster_file.read_text().strip()
         java = _java()
@@ -260,7 +261,7 @@ class Kafka(Component):
             if not (node / "data" / "meta.properties").exists():
                 fmt = subprocess.run(
                     [java, "-cp", classpath, f"-Dlog4j2.configurationFile={log4j}", "kafka.tools.StorageTool",
-                     "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+                     "format", f"--cluster-id={cluster_id}", "-c", str(props), "--ignore-formatted"],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 if fmt.returncode != 0:
