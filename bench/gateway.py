@@ -259,16 +259,12 @@ async def prepare(database: str, gateway_url: str) -> tuple[str, str]:
 
 
 async def cleanup(database: str, namespace: str) -> None:
-    import asyncpg
     from clipforge_common.cache import create_redis
+    from clipforge_common.db import drop_database
     from clipforge_common.settings import Settings
 
     settings = Settings()
-    conn = await asyncpg.connect(settings.pg_dsn("postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_database(settings, database)
     redis = create_redis(settings)
     try:
         keys = [k async for k in redis.scan_iter(match=f"{namespace}*", count=500)]

@@ -66,8 +66,7 @@ def unique() -> str:
 @pytest.fixture
 async def test_pool(stack: Settings) -> AsyncIterator[object]:
     """A fresh database with the common tables (inbox, outbox, jobs), dropped afterwards."""
-    import asyncpg
-    from clipforge_common.db import create_pool, ensure_database, migrate, migration_files
+    from clipforge_common.db import create_pool, drop_database, ensure_database, migrate, migration_files
 
     name = f"clipforge_test_{uuid.uuid4().hex[:10]}"
     await ensure_database(stack, name)
@@ -77,8 +76,4 @@ async def test_pool(stack: Settings) -> AsyncIterator[object]:
         yield pool
     finally:
         await pool.close()
-        conn = await asyncpg.connect(stack.pg_dsn("postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await drop_database(stack, name)

@@ -54,6 +54,12 @@ def read_rows(since: float = 0.0) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    """One line per scenario (rows of the same scenario, e.g. one per test case, are summed)."""
+    totals: dict[str, list[int]] = {}
+    for row in rows:
+        sums = totals.setdefault(row["scenario"], [0, 0, 0, 0])
+        for i, name in enumerate(("trials", "passed", "lost", "duplicates")):
+            sums[i] += int(row[name])
     lines = ["| scenario | trials | passed | events lost | duplicates |", "|---|---|---|---|---|"]
-    lines += [f"| {r['scenario']} | {r['trials']} | {r['passed']} | {r['lost']} | {r['duplicates']} |" for r in rows]
+    lines += [f"| {name} | {t} | {p} | {lost} | {dup} |" for name, (t, p, lost, dup) in totals.items()]
     return "\n".join(lines)

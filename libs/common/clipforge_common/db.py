@@ -40,6 +40,15 @@ async def ensure_database(settings: Settings, database: str) -> None:
         await conn.close()
 
 
+async def drop_database(settings: Settings, database: str) -> None:
+    """Drop ``database`` if it exists, disconnecting its clients (test and rebuild clean-up)."""
+    conn = await asyncpg.connect(settings.pg_dsn("postgres"), timeout=10)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 async def create_pool(settings: Settings, database: str) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         settings.pg_dsn(database),

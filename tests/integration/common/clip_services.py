@@ -28,6 +28,7 @@ import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from clipforge_common.db import drop_database
 from clipforge_common.envelope import Envelope
 from clipforge_common.events import (
     TranscriptCompleted,
@@ -344,11 +345,7 @@ class ServiceProcess:
             await conn.close()
 
     async def drop_database(self) -> None:
-        conn = await asyncpg.connect(self.settings.pg_dsn("postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await drop_database(self.settings, self.database)
 
 
 async def start_service(

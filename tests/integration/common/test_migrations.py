@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
-from clipforge_common.db import create_pool, ensure_database, migrate, migration_files
+from clipforge_common.db import create_pool, drop_database, ensure_database, migrate, migration_files
 from clipforge_common.settings import Settings
 from clipforge_common.tombstones import is_deleted, mark_deleted
 
@@ -26,8 +25,4 @@ async def test_a_service_made_tombstone_table_gains_the_tenant_column(stack: Set
             assert await conn.fetchval("SELECT tenant_id FROM deleted_videos WHERE video_id = 'vid-old'") == "tenant-a"
     finally:
         await pool.close()
-        conn = await asyncpg.connect(stack.pg_dsn("postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await drop_database(stack, name)

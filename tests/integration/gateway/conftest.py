@@ -9,6 +9,7 @@ Replica A runs the projector; replica B is API-only, like extra replicas behind 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from clipforge_common.cache import create_redis
 from clipforge_common.consumer import Record
+from clipforge_common.db import drop_database
 from clipforge_common.envelope import Envelope, new_event_id
 from clipforge_common.events import CATALOG, spec_for
 from clipforge_common.service import ServiceRuntime
@@ -140,12 +142,13 @@ async def _start(settings: Settings, config: GatewayConfig, group_id: str) -> Re
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-async def gateways(stack: Settings) -> AsyncIterator[GatewayPair]:
+@contextlib.asynccontextmanager
+async def gateway_pair(stack: Settings, label: str, **config: Any) -> AsyncIterator[GatewayPair]:
+    """A projector replica and an API-only replica with their own database, group and namespace."""
     unique = uuid.uuid4().hex[:10]
-    database = f"clipforge_gwtest_{unique}"
-    namespace = f"gwtest{unique}:"
-    group_id = f"clipforge.gateway.test.{unique}"
+    database = f"clipforge_{label}_{unique}"
+    namespace = f"{label}{unique}:"
+    group_id = f"clipforge.gateway.{label}.{unique}"
     base = {
         **stack.model_dump(),
         "test_database": database,
@@ -155,7 +158,7 @@ async def gateways(stack: Settings) -> AsyncIterator[GatewayPair]:
     }
     settings_a = GatewayTestSettings(**{**base, "gateway_port": free_port()})
     settings_b = GatewayTestSettings(**{**base, "gateway_port": free_port()})
-    common = {"redis_namespace": namespace, "lag_interval_seconds": 0.5, "max_upload_bytes": MAX_UPLOAD}
+    common = {"redis_namespace": namespace, "lag_interval_seconds": 0.5, **config}
     await commit_group_at_end(stack, group_id, sorted({spec.topic for spec in CATALOG}))
     a = await _start(settings_a, GatewayConfig(**common), group_id)
     b = await _start(settings_b, GatewayConfig(**common, projector_enabled=False), group_id)
@@ -174,11 +177,13 @@ async def gateways(stack: Settings) -> AsyncIterator[GatewayPair]:
                 await redis.delete(*keys)
         finally:
             await redis.aclose()
-        conn = await asyncpg.connect(stack.pg_dsn("postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await drop_database(stack, database)
+
+
+@pytest.fixture(scope="module")
+async def gateways(stack: Settings) -> AsyncIterator[GatewayPair]:
+    async with gateway_pair(stack, "gwtest", max_upload_bytes=MAX_UPLOAD) as pair:
+        yield pair
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from clipforge_common.db import drop_database
 from clipforge_common.sample_media import SpeechScript, cached_talk
 from clipforge_common.settings import Settings
 from clipforge_common.storage import ObjectStore, transcript_key
@@ -20,7 +21,6 @@ from tests.integration.pipeline_asr.harness import (
     AsrStack,
     EventLog,
     ServiceProcess,
-    drop_database,
     prime_group,
 )
 

@@ -80,14 +80,6 @@ async def prime_group(settings: Settings, group: str, event_types: list[str]) ->
         await consumer.stop()
 
 
-async def drop_database(settings: Settings, name: str) -> None:
-    conn = await asyncpg.connect(settings.pg_dsn("postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @dataclass
 class ServiceProcess:
     """``python -m clipforge_<name>`` with its own port, group, database and tenant."""

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from clipforge_common.db import drop_database
 from clipforge_common.events import VideoIngested
 from clipforge_common.ffmpeg import run_ffmpeg
 from clipforge_common.sample_media import SpeechScript, cached
 from clipforge_common.storage import video_audio_key
 
-from tests.integration.pipeline_asr.harness import AsrStack, ServiceProcess, drop_database, prime_group
+from tests.integration.pipeline_asr.harness import AsrStack, ServiceProcess, prime_group
 
 pytestmark = pytest.mark.slow
 LEASE_SECONDS = 4
