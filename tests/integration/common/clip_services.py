@@ -86,7 +86,7 @@ def event(
     )
 
 
-async def _partitions(consumer: AIOKafkaConsumer, event_types: Iterable[str]) -> list[TopicPartition]:
+async def topic_partitions(consumer: AIOKafkaConsumer, event_types: Iterable[str]) -> list[TopicPartition]:
     out: list[TopicPartition] = []
     for name in sorted({topic(t) for t in event_types}):
         # Loads the topic's metadata (partitions_for_topic alone answers from a possibly empty cache).
@@ -101,7 +101,7 @@ async def start_group_at_end(settings: Settings, group_id: str, event_types: Ite
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group_id, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, event_types)
+        partitions = await topic_partitions(consumer, event_types)
         ends = await consumer.end_offsets(partitions)
         consumer.assign(partitions)
         await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in ends.items()})
@@ -124,7 +124,7 @@ class EventLog:
             bootstrap_servers=self.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
         )
         await consumer.start()
-        partitions = await _partitions(consumer, self.event_types)
+        partitions = await topic_partitions(consumer, self.event_types)
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         for tp, offset in ends.items():
@@ -234,9 +234,18 @@ class ServiceProcess:
     starts: int = 0
 
     @property
+    def env_prefix(self) -> str:
+        return f"CLIPFORGE_{self.name.upper()}_"
+
+    @property
     def tenant_id(self) -> str:
-        """The only tenant this instance serves: other tests' events on the same topics are ignored."""
-        return f"tenant-{self.unique}"
+        """The only tenant this instance serves (unless ``extra_env`` sets its ``TENANTS``, e.g. a tenant
+        shared by several services): other tests' events on the same topics are ignored."""
+        return self.extra_env.get(f"{self.env_prefix}TENANTS", f"tenant-{self.unique}")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def group_id(self) -> str:
@@ -251,7 +260,7 @@ class ServiceProcess:
         return self.log_dir / f"{self.name}-{self.unique}-{self.starts}.log"
 
     def env(self) -> dict[str, str]:
-        prefix = f"CLIPFORGE_{self.name.upper()}_"
+        prefix = self.env_prefix
         env = dict(os.environ)
         env.update(
             {
@@ -283,7 +292,7 @@ class ServiceProcess:
             while True:
                 assert self.proc is not None and self.proc.poll() is None, self.log_tail()
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2)).status_code == 200:
+                    if (await client.get(f"{self.base_url}/readyz", timeout=2)).status_code == 200:
                         return
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{self.name} not ready: {self.log_tail()}")
@@ -292,7 +301,7 @@ class ServiceProcess:
     async def metric(self, name: str, **labels: str) -> float:
         """A Prometheus sample of the running process (0 when absent)."""
         async with httpx.AsyncClient() as client:
-            text = (await client.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5)).text
+            text = (await client.get(f"{self.base_url}/metrics", timeout=5)).text
         want = [f'{k}="{v}"' for k, v in labels.items()]
         for line in text.splitlines():
             if line.startswith(name + "{") and all(w in line for w in want):

@@ -9,20 +9,12 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from clipforge_common.db import drop_database
 from clipforge_common.sample_media import SpeechScript, cached_talk
 from clipforge_common.settings import Settings
 from clipforge_common.storage import ObjectStore, transcript_key
 
-from tests.integration.pipeline_asr.harness import (
-    LOOPBACK_NAME,
-    MEDIA_IP,
-    MEDIA_NAME,
-    AsrStack,
-    EventLog,
-    ServiceProcess,
-    prime_group,
-)
+from tests.integration.common.clip_services import start_group_at_end
+from tests.integration.pipeline_asr.harness import LOOPBACK_NAME, MEDIA_IP, MEDIA_NAME, AsrStack, EventLog, asr_service
 
 
 @pytest.fixture(scope="session")
@@ -69,17 +61,18 @@ async def asr_base(stack: Settings) -> AsyncIterator[AsrStack]:
 async def asr(asr_base: AsrStack, service_logs: Path) -> AsyncIterator[AsrStack]:
     """The ingest and transcribe services running for the session's tenant."""
     settings = asr_base.settings
-    ingest = ServiceProcess.create(
+    ingest = asr_service(
         "ingest",
-        asr_base.tenant,
+        settings,
         service_logs,
+        asr_base.tenant,
         CLIPFORGE_INGEST_ALLOWED_NETWORKS=f"{MEDIA_IP}/32",
         CLIPFORGE_INGEST_DNS_OVERRIDES=f'{{"{LOOPBACK_NAME}": ["127.0.0.1"], "{MEDIA_NAME}": ["{MEDIA_IP}"]}}',
         CLIPFORGE_INGEST_DOWNLOAD_TIMEOUT_S="10",
     )
-    transcribe = ServiceProcess.create("transcribe", asr_base.tenant, service_logs)
-    await prime_group(settings, ingest.group, ["ingest.requested", "video.deleted"])
-    await prime_group(settings, transcribe.group, ["video.ingested", "video.deleted"])
+    transcribe = asr_service("transcribe", settings, service_logs, asr_base.tenant)
+    await start_group_at_end(settings, ingest.group_id, ["ingest.requested", "video.deleted"])
+    await start_group_at_end(settings, transcribe.group_id, ["video.ingested", "video.deleted"])
     asr_base.ingest, asr_base.transcribe = ingest, transcribe
     try:
         ingest.start()
@@ -91,6 +84,6 @@ async def asr(asr_base: AsrStack, service_logs: Path) -> AsyncIterator[AsrStack]
         codes = {p.name: p.stop() for p in (ingest, transcribe)}
         for p in (ingest, transcribe):
             with contextlib.suppress(Exception):
-                await drop_database(settings, p.database)
+                await p.drop_database()
         # A clean SIGTERM shutdown is part of the contract; show the logs if it was not.
         assert all(c in (0, None) for c in codes.values()), (codes, ingest.log_tail(), transcribe.log_tail())

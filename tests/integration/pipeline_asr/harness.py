@@ -1,21 +1,16 @@
 """Harness: the ingest and transcribe services as real processes on the real stack, isolated from
 concurrent runs.
 
-Each test session runs its own instances: unique consumer groups (primed at the end of the topics, so
-history is not replayed), unique databases (so no other worker claims our jobs) and a unique tenant
-they are restricted to (so they ignore everybody else's events, and the instances of different test
-modules ignore each other's). One session-wide Kafka reader collects every answer by video id.
+The processes are :class:`~tests.integration.common.clip_services.ServiceProcess` instances (unique
+consumer group started at the end of the topics, unique database), restricted to the session's tenant,
+so they ignore everybody else's events and the instances of different test modules ignore each other's.
+One session-wide Kafka reader collects every answer by video id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -23,16 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import OffsetAndMetadata
 from clipforge_common.envelope import Envelope
-from clipforge_common.events import IngestRequested, SourceRef, spec_for
-from clipforge_common.outbox import new_event
+from clipforge_common.events import IngestRequested, SourceRef
 from clipforge_common.settings import Settings
 from clipforge_common.storage import ObjectStore, transcript_key, video_source_key
+
+from tests.integration.common.clip_services import ServiceProcess, event, topic, topic_partitions
 
 WATCHED = (
     "ingest.requested",
@@ -50,113 +42,9 @@ MEDIA_NAME = "media.example-cdn.com"
 MEDIA_IP = "127.0.0.2"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-async def topic_partitions(settings: Settings, topics: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-
-
-async def prime_group(settings: Settings, group: str, event_types: list[str]) -> None:
-    """Commit the current end of the topics for ``group``, so a new service instance starts there
-    instead of replaying the whole (kept-forever) history."""
-    tps = await topic_partitions(settings, [spec_for(t, 1).topic for t in event_types])
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
-
-
-@dataclass
-class ServiceProcess:
-    """``python -m clipforge_<name>`` with its own port, group, database and tenant."""
-
-    name: str
-    env: dict[str, str]
-    port: int
-    log_path: Path
-    database: str
-    group: str
-    proc: subprocess.Popen[bytes] | None = None
-
-    @classmethod
-    def create(cls, name: str, tenant: str, log_dir: Path, **extra: str) -> ServiceProcess:
-        suffix = uuid.uuid4().hex[:10]
-        prefix = f"CLIPFORGE_{name.upper()}_"
-        port = free_port()
-        database = f"clipforge_{name}_t{suffix}"
-        group = f"clipforge.{name}.test-{suffix}"
-        env = dict(os.environ)
-        env.update(
-            {
-                f"{prefix}PORT": str(port),
-                f"{prefix}GROUP_ID": group,
-                f"{prefix}DATABASE": database,
-                f"{prefix}TENANTS": tenant,
-                "CLIPFORGE_LOG_JSON": "true",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        env.update(extra)
-        return cls(name, env, port, log_dir / f"{name}-{suffix}.log", database, group)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", f"clipforge_{self.name}"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    async def wait_ready(self, timeout: float = 120.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        async with httpx.AsyncClient() as client:
-            while loop.time() < deadline:
-                assert self.proc is not None and self.proc.poll() is None, f"{self.name} exited:\n{self.log_tail()}"
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(self.base_url + "/readyz", timeout=2)).status_code == 200:
-                        return
-                await asyncio.sleep(0.3)
-        raise AssertionError(f"{self.name} not ready:\n{self.log_tail()}")
-
-    def stop(self) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=10)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
-
-    async def pool(self, settings: Settings) -> asyncpg.Pool:
-        from clipforge_common.db import create_pool
-
-        return await create_pool(settings, self.database)
+def asr_service(name: str, settings: Settings, log_dir: Path, tenant: str, **extra_env: str) -> ServiceProcess:
+    """``python -m clipforge_<name>`` serving only ``tenant`` (not started; start its group at the end first)."""
+    return ServiceProcess(name, settings, log_dir, {f"CLIPFORGE_{name.upper()}_TENANTS": tenant, **extra_env})
 
 
 class EventLog:
@@ -172,9 +60,9 @@ class EventLog:
         self._next: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
-        tps = await topic_partitions(self.settings, [spec_for(t, 1).topic for t in WATCHED])
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False)
         await self._consumer.start()
+        tps = await topic_partitions(self._consumer, WATCHED)
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the positions now, before anything is published
@@ -204,8 +92,7 @@ class EventLog:
     async def caught_up(self, event_type: str, timeout: float = 60.0) -> None:
         """Wait until everything on the event type's topic as of now has been read."""
         assert self._consumer is not None
-        topic = spec_for(event_type, 1).topic
-        tps = [tp for tp in self._next if tp.topic == topic]
+        tps = [tp for tp in self._next if tp.topic == topic(event_type)]
         ends = await self._consumer.end_offsets(tps)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -251,16 +138,9 @@ class AsrStack:
         return video_id
 
     async def publish(self, event_type: str, video_id: str, data: Any, *, tenant: str | None = None) -> Envelope:
-        envelope = new_event(
-            event_type,
-            data,
-            producer="tests@0",
-            tenant_id=tenant or self.tenant,
-            video_id=video_id,
-            correlation_id=str(uuid.uuid4()),
-        )
+        envelope = event(event_type, data, video_id=video_id, tenant_id=tenant or self.tenant)
         await self.producer.send_and_wait(
-            spec_for(event_type, 1).topic,
+            topic(event_type),
             envelope.to_bytes(),
             key=video_id.encode(),
             headers=[(k, v.encode()) for k, v in envelope.headers().items()],

@@ -105,11 +105,7 @@ async def test_duplicate_upload_reuses_earlier_results(asr: AsrStack, talk_inges
     assert copy.video_id == video_id
     assert copy.words == earlier.words and copy.sentences == earlier.sentences
     assert asr.transcribe is not None
-    pool = await asr.transcribe.pool(asr.settings)
-    try:
-        row = await pool.fetchrow("SELECT status, copied_from FROM transcripts WHERE video_id = $1", video_id)
-    finally:
-        await pool.close()
+    row = (await asr.transcribe.fetch("SELECT status, copied_from FROM transcripts WHERE video_id = $1", video_id))[0]
     assert (row["status"], row["copied_from"]) == ("done", original), "no second ASR run"
 
     # The same bytes in another project of the tenant are processed on their own.
@@ -132,9 +128,5 @@ async def test_deleted_video_objects_are_removed(asr: AsrStack, short_talk_sente
     # Both services forgot the video (and keep only its tombstone).
     for service, table in ((asr.ingest, "media"), (asr.transcribe, "transcripts")):
         assert service is not None
-        pool = await service.pool(asr.settings)
-        try:
-            assert await pool.fetchval(f"SELECT count(*) FROM {table} WHERE video_id = $1", video_id) == 0
-            assert await pool.fetchval("SELECT count(*) FROM deleted_videos WHERE video_id = $1", video_id) == 1
-        finally:
-            await pool.close()
+        assert (await service.fetch(f"SELECT count(*) FROM {table} WHERE video_id = $1", video_id))[0][0] == 0
+        assert (await service.fetch("SELECT count(*) FROM deleted_videos WHERE video_id = $1", video_id))[0][0] == 1

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from clipforge_common.db import drop_database
 from clipforge_common.events import VideoIngested
 from clipforge_common.ffmpeg import run_ffmpeg
 from clipforge_common.sample_media import SpeechScript, cached
 from clipforge_common.storage import video_audio_key
 
-from tests.integration.pipeline_asr.harness import AsrStack, ServiceProcess, prime_group
+from tests.integration.common.clip_services import ServiceProcess, start_group_at_end
+from tests.integration.pipeline_asr.harness import AsrStack, asr_service
 
 pytestmark = pytest.mark.slow
 LEASE_SECONDS = 4
@@ -23,20 +23,21 @@ LEASE_SECONDS = 4
 async def doomed_transcribe(asr_base: AsrStack, service_logs: Path) -> AsyncIterator[tuple[ServiceProcess, str]]:
     """A transcribe instance of its own (group, database) serving a tenant nobody else serves."""
     tenant = asr_base.tenant + "-crash"
-    service = ServiceProcess.create(
+    service = asr_service(
         "transcribe",
-        tenant,
+        asr_base.settings,
         service_logs,
+        tenant,
         CLIPFORGE_JOB_LEASE_SECONDS=str(LEASE_SECONDS),
         # Small chunks: progress after every ~10 s of audio, so the kill lands mid-recognition.
         CLIPFORGE_TRANSCRIBE_CHUNK_SECONDS="10",
     )
-    await prime_group(asr_base.settings, service.group, ["video.ingested", "video.deleted"])
+    await start_group_at_end(asr_base.settings, service.group_id, ["video.ingested", "video.deleted"])
     try:
         yield service, tenant
     finally:
         service.stop()
-        await drop_database(asr_base.settings, service.database)
+        await service.drop_database()
 
 
 async def test_killed_mid_job_completes_exactly_once(
@@ -72,40 +73,34 @@ async def test_killed_mid_job_completes_exactly_once(
         )
 
     await asr_base.eventually(mid_recognition, True)
-    service.kill()
+    service.kill9()  # the whole process group, as when its container dies
 
-    pool = await service.pool(asr_base.settings)
-    try:
-        job = await pool.fetchrow(
-            "SELECT status, attempts FROM jobs WHERE kind = 'transcribe' AND video_id = $1", video_id
-        )
-        assert (job["status"], job["attempts"]) == ("running", 1), "the kill must land in the middle of the job"
-        assert not events.of(video_id, "transcript.completed")
+    jobs_sql = "SELECT status, attempts FROM jobs WHERE kind = 'transcribe' AND video_id = $1"
+    job = (await service.fetch(jobs_sql, video_id))[0]
+    assert (job["status"], job["attempts"]) == ("running", 1), "the kill must land in the middle of the job"
+    assert not events.of(video_id, "transcript.completed")
 
-        service.start()  # same group and database: the restarted instance reclaims the job once its lease expires
-        await service.wait_ready()
-        completed = await events.wait_for(video_id, "transcript.completed", "transcript.failed")
-        assert completed.event_type == "transcript.completed", completed.data
-        assert completed.causation_id == cause.event_id
-        assert completed.data["word_count"] > 100
+    service.start()  # same group and database: the restarted instance reclaims the job once its lease expires
+    await service.wait_ready()
+    completed = await events.wait_for(video_id, "transcript.completed", "transcript.failed")
+    assert completed.event_type == "transcript.completed", completed.data
+    assert completed.causation_id == cause.event_id
+    assert completed.data["word_count"] > 100
 
-        # Let every row of the outbox reach Kafka and the event log read to the end of the topic.
-        async def outbox_pending() -> int:
-            return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+    # Let every row of the outbox reach Kafka and the event log read to the end of the topic.
+    async def outbox_pending() -> int:
+        return int((await service.fetch("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))[0][0])
 
-        await asr_base.eventually(outbox_pending, 0)
-        await events.caught_up("transcript.completed")
-        await events.caught_up("transcript.failed")
+    await asr_base.eventually(outbox_pending, 0)
+    await events.caught_up("transcript.completed")
+    await events.caught_up("transcript.failed")
 
-        assert len(events.of(video_id, "transcript.completed")) == 1
-        assert events.of(video_id, "transcript.failed") == []
-        jobs = await pool.fetch(
-            "SELECT status, attempts FROM jobs WHERE kind = 'transcribe' AND video_id = $1", video_id
-        )
-        assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 2)], "one job, run twice, finished once"
-        assert await pool.fetchval("SELECT count(*) FROM processed_events WHERE event_id = $1", cause.event_id) == 1
-        row = await pool.fetchrow("SELECT status, word_count FROM transcripts WHERE video_id = $1", video_id)
-        assert (row["status"], row["word_count"]) == ("done", completed.data["word_count"])
-    finally:
-        await pool.close()
+    assert len(events.of(video_id, "transcript.completed")) == 1
+    assert events.of(video_id, "transcript.failed") == []
+    jobs = await service.fetch(jobs_sql, video_id)
+    assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 2)], "one job, run twice, finished once"
+    processed = await service.fetch("SELECT count(*) FROM processed_events WHERE event_id = $1", cause.event_id)
+    assert processed[0][0] == 1
+    row = (await service.fetch("SELECT status, word_count FROM transcripts WHERE video_id = $1", video_id))[0]
+    assert (row["status"], row["word_count"]) == ("done", completed.data["word_count"])
     assert service.stop() == 0, service.log_tail()
