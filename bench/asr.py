@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the service harness of the integration tests is reused, not copied
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
+from clipforge_common.db import drop_database  # noqa: E402
 from clipforge_common.events import VideoIngested  # noqa: E402
 from clipforge_common.ffmpeg import run_ffmpeg  # noqa: E402
 from clipforge_common.sample_media import cached, cached_talk, talk_for_seconds  # noqa: E402
@@ -42,13 +43,8 @@ from clipforge_common.settings import Settings, get_settings  # noqa: E402
 from clipforge_common.storage import ObjectStore, transcript_key, video_audio_key  # noqa: E402
 from clipforge_transcribe.domain import PocketsphinxEngine, transcribe_audio, wav_duration  # noqa: E402
 
-from tests.integration.pipeline_asr.harness import (  # noqa: E402
-    AsrStack,
-    EventLog,
-    ServiceProcess,
-    drop_database,
-    prime_group,
-)
+from tests.integration.common.clip_services import ServiceProcess, start_group_at_end, tenant_service  # noqa: E402
+from tests.integration.pipeline_asr.harness import AsrStack, EventLog  # noqa: E402
 
 TARGET_RATIO = 1.1
 WAIT_SECONDS = 600.0  # per run: a guard against a hung service, far above any real run
@@ -98,14 +94,11 @@ async def _service_run(
     elapsed = time.perf_counter() - began
     if answer.event_type != "transcript.completed":
         raise SystemExit(f"the service failed: {answer.data}")
-    pool = await service.pool(asr.settings)
-    try:
-        job = await pool.fetchval(
-            "SELECT extract(epoch FROM finished_at - created_at) FROM jobs WHERE video_id = $1 AND kind = 'transcribe'",
-            video_id,
-        )
-    finally:
-        await pool.close()
+    rows = await service.fetch(
+        "SELECT extract(epoch FROM finished_at - created_at) AS s FROM jobs WHERE video_id = $1 AND kind = 'transcribe'",
+        video_id,
+    )
+    job = rows[0]["s"]
     asr_seconds = _service_asr_seconds(service, video_id)
     return elapsed, float(job), float("nan") if asr_seconds is None else asr_seconds
 
@@ -140,10 +133,10 @@ async def main(seconds: float, runs: int) -> int:
     store = ObjectStore(settings)
     asr = AsrStack(settings, store, events, producer, tenant=f"bench-{uuid.uuid4().hex[:10]}", project="bench")
     logs = Path(tempfile.mkdtemp(prefix="clipforge-bench-asr-"))
-    service = ServiceProcess.create("transcribe", asr.tenant, logs)
+    service = tenant_service("transcribe", settings, logs, asr.tenant)
     rows: list[tuple[float, float, float, float]] = []
     try:
-        await prime_group(settings, service.group, ["video.ingested", "video.deleted"])
+        await start_group_at_end(settings, service.group_id, ["video.ingested", "video.deleted"])
         service.start()
         await service.wait_ready()
         engine = PocketsphinxEngine()

@@ -20,11 +20,11 @@ import asyncpg
 import httpx
 import pytest
 from clipforge_common.cache import create_redis
-from clipforge_common.db import create_pool
+from clipforge_common.db import create_pool, drop_database
 from clipforge_common.settings import Settings
 from clipforge_gateway.keys import create_api_key
 
-from tests.integration.pipeline_asr.harness import ServiceProcess, drop_database
+from tests.integration.common.clip_services import ServiceProcess, tenant_service
 
 MAX_UPLOAD = 8 * 1024 * 1024
 
@@ -98,10 +98,11 @@ class GatewayProcess:
 
 def start_gateway(settings: Settings, log_dir: Path, *, log_level: str = "INFO", **extra: str) -> GatewayProcess:
     namespace = f"gwproc{uuid.uuid4().hex[:10]}:"
-    service = ServiceProcess.create(
+    service = tenant_service(
         "gateway",
-        "",  # no tenant filter (it only matters to a projector, and this one runs none)
+        settings,
         log_dir,
+        "",  # no tenant filter (it only matters to a projector, and this one runs none)
         CLIPFORGE_GATEWAY_PROJECTOR_ENABLED="false",
         CLIPFORGE_GATEWAY_REDIS_NAMESPACE=namespace,
         CLIPFORGE_GATEWAY_MAX_UPLOAD_BYTES=str(MAX_UPLOAD),

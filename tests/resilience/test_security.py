@@ -33,11 +33,12 @@ from clipforge_ingest.domain import UrlRefused, check_url, system_resolver
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.integration.common.clip_services import start_group_at_end, tenant_service
 from tests.integration.gateway.conftest import GatewayPair, event
 from tests.integration.gateway.conftest import gateways as gateways  # the module-scoped pair, reused
 from tests.integration.gateway.conftest import tenant_factory as tenant_factory
 from tests.integration.gateway.test_gateway_api import error_code, fake_mp4, fake_pipeline, new_project, upload
-from tests.integration.pipeline_asr.harness import EventLog, ServiceProcess, drop_database, prime_group
+from tests.integration.pipeline_asr.harness import EventLog
 from tests.resilience.gateway_process import GatewayProcess, gateway_fixture
 from tests.resilience.report import ScenarioResult
 
@@ -216,17 +217,18 @@ async def import_path(
     tenant = f"ssrf-{uuid.uuid4().hex[:8]}"
     key = await gateway.new_key(tenant)
     tenant_id = (await gateway.query("SELECT tenant_id FROM tenants WHERE name = $1", tenant))[0]["tenant_id"]
-    ingest = ServiceProcess.create(
+    ingest = tenant_service(
         "ingest",
-        tenant_id,
+        stack,
         tmp_path_factory.mktemp("ingest-logs"),
+        tenant_id,
         # The production policy plus exactly the two hop addresses (the test's "internet").
         CLIPFORGE_INGEST_ALLOWED_NETWORKS=f"{HOP1_IP}/32,{HOP2_IP}/32",
         CLIPFORGE_INGEST_DNS_OVERRIDES=json.dumps({HOP1_NAME: [HOP1_IP], HOP2_NAME: [HOP2_IP]}),
         CLIPFORGE_INGEST_DOWNLOAD_TIMEOUT_S="10",
         CLIPFORGE_INGEST_USE_YTDLP="false",
     )
-    await prime_group(stack, ingest.group, ["ingest.requested", "video.deleted"])
+    await start_group_at_end(stack, ingest.group_id, ["ingest.requested", "video.deleted"])
     events = EventLog(stack)
     await events.start()
     ingest.start()
@@ -236,7 +238,7 @@ async def import_path(
     finally:
         code = ingest.stop()
         await events.stop()
-        await drop_database(stack, ingest.database)
+        await ingest.drop_database()
         assert code in (0, None), ingest.log_tail()
 
 

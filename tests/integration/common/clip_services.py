@@ -357,6 +357,11 @@ class ServiceProcess:
         await drop_database(self.settings, self.database)
 
 
+def tenant_service(name: str, settings: Settings, log_dir: Path, tenant: str, **extra_env: str) -> ServiceProcess:
+    """``python -m clipforge_<name>`` serving only ``tenant`` (not started; start its group at the end first)."""
+    return ServiceProcess(name, settings, log_dir, {f"CLIPFORGE_{name.upper()}_TENANTS": tenant, **extra_env})
+
+
 async def start_service(
     name: str, settings: Settings, log_dir: Path, consumes: Iterable[str], **extra_env: str
 ) -> ServiceProcess:

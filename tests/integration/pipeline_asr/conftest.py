@@ -13,8 +13,14 @@ from clipforge_common.sample_media import SpeechScript, cached_talk
 from clipforge_common.settings import Settings
 from clipforge_common.storage import ObjectStore, transcript_key
 
-from tests.integration.common.clip_services import start_group_at_end
-from tests.integration.pipeline_asr.harness import LOOPBACK_NAME, MEDIA_IP, MEDIA_NAME, AsrStack, EventLog, asr_service
+from tests.integration.common.clip_services import start_group_at_end, tenant_service
+from tests.integration.pipeline_asr.harness import (
+    LOOPBACK_NAME,
+    MEDIA_IP,
+    MEDIA_NAME,
+    AsrStack,
+    EventLog,
+)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +67,7 @@ async def asr_base(stack: Settings) -> AsyncIterator[AsrStack]:
 async def asr(asr_base: AsrStack, service_logs: Path) -> AsyncIterator[AsrStack]:
     """The ingest and transcribe services running for the session's tenant."""
     settings = asr_base.settings
-    ingest = asr_service(
+    ingest = tenant_service(
         "ingest",
         settings,
         service_logs,
@@ -70,7 +76,7 @@ async def asr(asr_base: AsrStack, service_logs: Path) -> AsyncIterator[AsrStack]
         CLIPFORGE_INGEST_DNS_OVERRIDES=f'{{"{LOOPBACK_NAME}": ["127.0.0.1"], "{MEDIA_NAME}": ["{MEDIA_IP}"]}}',
         CLIPFORGE_INGEST_DOWNLOAD_TIMEOUT_S="10",
     )
-    transcribe = asr_service("transcribe", settings, service_logs, asr_base.tenant)
+    transcribe = tenant_service("transcribe", settings, service_logs, asr_base.tenant)
     await start_group_at_end(settings, ingest.group_id, ["ingest.requested", "video.deleted"])
     await start_group_at_end(settings, transcribe.group_id, ["video.ingested", "video.deleted"])
     asr_base.ingest, asr_base.transcribe = ingest, transcribe

@@ -42,11 +42,6 @@ MEDIA_NAME = "media.example-cdn.com"
 MEDIA_IP = "127.0.0.2"
 
 
-def asr_service(name: str, settings: Settings, log_dir: Path, tenant: str, **extra_env: str) -> ServiceProcess:
-    """``python -m clipforge_<name>`` serving only ``tenant`` (not started; start its group at the end first)."""
-    return ServiceProcess(name, settings, log_dir, {f"CLIPFORGE_{name.upper()}_TENANTS": tenant, **extra_env})
-
-
 class EventLog:
     """Every record of the watched topics since the session started, by video id."""
 

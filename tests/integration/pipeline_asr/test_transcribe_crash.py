@@ -12,8 +12,8 @@ from clipforge_common.ffmpeg import run_ffmpeg
 from clipforge_common.sample_media import SpeechScript, cached
 from clipforge_common.storage import video_audio_key
 
-from tests.integration.common.clip_services import ServiceProcess, start_group_at_end
-from tests.integration.pipeline_asr.harness import AsrStack, asr_service
+from tests.integration.common.clip_services import ServiceProcess, start_group_at_end, tenant_service
+from tests.integration.pipeline_asr.harness import AsrStack
 
 pytestmark = pytest.mark.slow
 LEASE_SECONDS = 4
@@ -23,7 +23,7 @@ LEASE_SECONDS = 4
 async def doomed_transcribe(asr_base: AsrStack, service_logs: Path) -> AsyncIterator[tuple[ServiceProcess, str]]:
     """A transcribe instance of its own (group, database) serving a tenant nobody else serves."""
     tenant = asr_base.tenant + "-crash"
-    service = asr_service(
+    service = tenant_service(
         "transcribe",
         asr_base.settings,
         service_logs,
