@@ -45,13 +45,15 @@ class FakeDecoder:
     def __init__(self, segs: list[FakeSeg]) -> None:
         self.segs = segs
         self.raw = b""
+        self.calls: list[int] = []  # bytes per process_raw call
 
     def start_utt(self) -> None:
         pass
 
     def process_raw(self, data: bytes, no_search: bool = False, full_utt: bool = False) -> None:
-        assert full_utt
-        self.raw = data
+        assert not full_utt  # fed in pieces within one utterance
+        self.raw += data
+        self.calls.append(len(data))
 
     def end_utt(self) -> None:
         pass
@@ -80,6 +82,17 @@ def test_pocketsphinx_maps_segments_to_words() -> None:
     assert words[1].confidence == 1.0  # clamped into 0..1
     assert words[0].confidence == pytest.approx(0.9)
     assert len(fake.raw) == 32000
+
+
+def test_pocketsphinx_is_fed_a_second_at_a_time() -> None:
+    # One decoder call holds the GIL throughout: whole 30 s chunks stalled the service's event loop.
+    engine = PocketsphinxEngine()
+    fake = FakeDecoder([])
+    engine._decoder = fake
+    audio = (np.arange(16000 * 3 + 500) % 7).astype(np.int16)
+    engine.transcribe_chunk(audio, offset_s=0.0)
+    assert fake.calls == [32000, 32000, 32000, 1000]  # bytes: 1 s, 1 s, 1 s and the rest
+    assert fake.raw == audio.tobytes()  # every sample, in order
 
 
 def test_pocketsphinx_accepts_bytes_and_float_and_skips_empty() -> None:
