@@ -253,12 +253,12 @@ class Platform:
                 problems.append(f"{video}: renders {[r['status'] for r in renders]}")
         return problems
 
-    async def readiness(self, name: str) -> tuple[int, dict[str, Any]]:
+    async def readiness(self, name: str, *, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
         """A service's /readyz status code and body (599 when it does not answer)."""
         port = self.services[name].port
         try:
             async with httpx.AsyncClient() as client:
-                response = await client.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+                response = await client.get(f"http://127.0.0.1:{port}/readyz", timeout=timeout)
             return response.status_code, response.json()
         except (httpx.HTTPError, ValueError):
             return 599, {}
