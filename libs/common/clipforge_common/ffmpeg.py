@@ -46,8 +46,8 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
 def media_tool_options() -> dict[str, Any]:
     """Popen options for ffmpeg/ffprobe children: on Linux they are killed when the worker dies.
 
-    A worker killed with SIGKILL cannot stop its ffmpeg; without this the encode would run on,
-    unowned, competing with the retry of the same job for CPU until it finished.
+    A worker killed with SIGKILL cannot stop its ffmpeg. One that writes to the worker's pipes dies at
+    its next write, but one stalled on its input (a slow or never-ending source) would wait on, unowned.
     """
     return {"preexec_fn": _die_with_parent(os.getpid())} if _prctl is not None else {}
 
