@@ -259,7 +259,7 @@ async def prepare(database: str, gateway_url: str) -> tuple[str, str]:
 
 
 async def cleanup(database: str, namespace: str) -> None:
-    from clipforge_common.cache import create_redis
+    from clipforge_common.cache import create_redis, delete_prefix
     from clipforge_common.db import drop_database
     from clipforge_common.settings import Settings
 
@@ -267,9 +267,7 @@ async def cleanup(database: str, namespace: str) -> None:
     await drop_database(settings, database)
     redis = create_redis(settings)
     try:
-        keys = [k async for k in redis.scan_iter(match=f"{namespace}*", count=500)]
-        if keys:
-            await redis.delete(*keys)
+        await delete_prefix(redis, namespace)
     finally:
         await redis.aclose()
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
-from clipforge_common.cache import create_redis
+from clipforge_common.cache import create_redis, delete_prefix
 from clipforge_common.db import create_pool, drop_database
 from clipforge_common.settings import Settings
 from clipforge_gateway.keys import create_api_key
@@ -124,9 +124,7 @@ async def _cleanup(gateway: GatewayProcess) -> None:
         await drop_database(gateway.settings, gateway.database)
     redis = create_redis(gateway.settings)
     try:
-        keys = [k async for k in redis.scan_iter(match=f"{gateway.namespace}*", count=500)]
-        if keys:
-            await redis.delete(*keys)
+        await delete_prefix(redis, gateway.namespace)
     finally:
         await redis.aclose()
 

@@ -5,35 +5,23 @@ A thin adapter over :mod:`clipforge_common.dlq`, which holds the logic and the r
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import typer
 
+from clipforge_cli.run import EXIT_FAILED, EXIT_USAGE, run_or_exit
+
 T = TypeVar("T")
 
 # Exit codes: 1 = the operation failed (broker unreachable, ledger full), 2 = bad usage (unknown topic).
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def _run(job: Coroutine[Any, Any, T]) -> T:
-    """Run a library call, turning its errors into a message and an exit code."""
     from clipforge_common.dlq import DlqError, UnknownTopicError
 
-    try:
-        return asyncio.run(job)
-    except UnknownTopicError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from exc
-    except DlqError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from exc
-    except Exception as exc:  # Kafka unreachable and the like: say so without a traceback
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from exc
+    return run_or_exit(job, [(UnknownTopicError, EXIT_USAGE), (DlqError, EXIT_FAILED)])
 
 
 def _short(text: str | None, width: int) -> str:

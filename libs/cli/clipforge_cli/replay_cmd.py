@@ -6,35 +6,27 @@ projection versions in :mod:`clipforge_gateway.projections.operations` (both cal
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import typer
 
+from clipforge_cli.run import EXIT_FAILED, run_or_exit
+
 T = TypeVar("T")
 
-EXIT_FAILED = 1
 
 _DATABASE_HELP = "the gateway's PostgreSQL database"
 _GROUP_HELP = "the gateway projector's consumer group (version 0); env CLIPFORGE_GATEWAY_GROUP_ID"
 _NAMESPACE_HELP = "the gateway's Redis namespace (version 0); env CLIPFORGE_GATEWAY_REDIS_NAMESPACE"
 
 
-def _run(job: Awaitable[T]) -> T:
-    """Run a library call; an operator error or an unreachable stack becomes a message and exit 1."""
+def _run(job: Coroutine[Any, Any, T]) -> T:
     from clipforge_gateway.projections.versions import ProjectionError
 
-    try:
-        return asyncio.run(job)  # type: ignore[arg-type]
-    except ProjectionError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from exc
-    except Exception as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from exc
+    return run_or_exit(job, [(ProjectionError, EXIT_FAILED)])
 
 
 def _deployment(database: str | None, group: str | None, namespace: str | None) -> Any:

@@ -17,3 +17,17 @@ def view_key(kind: str, ident: str) -> str:
 
 def events_channel(video_id: str) -> str:
     return f"events:video:{video_id}"
+
+
+async def delete_prefix(redis: aioredis.Redis, prefix: str, *, batch: int = 500) -> int:
+    """Delete every key starting with ``prefix`` (a namespace), in batches; returns how many went."""
+    removed = 0
+    keys: list[str] = []
+    async for key in redis.scan_iter(match=f"{prefix}*", count=batch):
+        keys.append(key)
+        if len(keys) >= batch:
+            removed += await redis.delete(*keys)
+            keys.clear()
+    if keys:
+        removed += await redis.delete(*keys)
+    return removed

@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from clipforge_common.cache import create_redis
+from clipforge_common.cache import create_redis, delete_prefix
 from clipforge_common.consumer import Record
 from clipforge_common.db import drop_database
 from clipforge_common.envelope import Envelope, new_event_id
@@ -172,9 +172,7 @@ async def gateway_pair(stack: Settings, label: str, **config: Any) -> AsyncItera
         await a.runtime.stop()
         redis = create_redis(stack)
         try:
-            keys = [k async for k in redis.scan_iter(match=f"{namespace}*", count=500)]
-            if keys:
-                await redis.delete(*keys)
+            await delete_prefix(redis, namespace)
         finally:
             await redis.aclose()
         await drop_database(stack, database)

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
-from clipforge_common.cache import create_redis
+from clipforge_common.cache import create_redis, delete_prefix
 from clipforge_common.db import open_service_database
 from clipforge_common.replay import topic_partitions
 from clipforge_common.settings import Settings
@@ -134,14 +134,7 @@ async def drop(settings: Settings, deployment: Deployment, version: int) -> tupl
     if target.namespace and target.namespace != deployment.base_namespace:
         redis = create_redis(settings)
         try:
-            batch: list[str] = []
-            async for key in redis.scan_iter(match=f"{target.namespace}*", count=500):
-                batch.append(key)
-                if len(batch) >= 500:
-                    removed += await redis.delete(*batch)
-                    batch.clear()
-            if batch:
-                removed += await redis.delete(*batch)
+            removed = await delete_prefix(redis, target.namespace)
         finally:
             await redis.aclose()
     return target, removed
