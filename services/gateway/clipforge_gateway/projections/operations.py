@@ -6,11 +6,13 @@ configuration of version 0), so they work on any gateway deployment, including t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError
 from aiokafka.structs import OffsetAndMetadata
 from clipforge_common.cache import create_redis, delete_prefix
 from clipforge_common.db import open_service_database
@@ -22,6 +24,9 @@ from pydantic import BaseModel
 from clipforge_gateway.projections import versions
 from clipforge_gateway.projections.runner import TOPICS, Progress, ProjectionRunner
 from clipforge_gateway.projections.versions import ProjectionError, ProjectionInfo, ProjectionTarget
+
+# How long a rebuild waits for a just-stopped version's consumer group to settle (a guard, not a pause).
+GROUP_SETTLE_SECONDS = 60.0
 
 
 class Deployment(BaseModel):
@@ -63,7 +68,20 @@ async def start_group_at_beginning(settings: Settings, group_id: str) -> None:
     try:
         consumer.assign(partitions)
         beginnings = await consumer.beginning_offsets(partitions)
-        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in beginnings.items()})
+        offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in beginnings.items()}
+        # A runner of this version that just stopped (a replica following a switch back) leaves the
+        # group with a rebalance still settling; the broker refuses outside commits until it is empty.
+        deadline = asyncio.get_running_loop().time() + GROUP_SETTLE_SECONDS
+        while True:
+            try:
+                await consumer.commit(offsets)
+                return
+            except (CommitFailedError, UnknownMemberIdError, RebalanceInProgressError, IllegalGenerationError) as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise ProjectionError(
+                        f"consumer group {group_id} still has members: stop what runs this version, then rebuild"
+                    ) from exc
+                await asyncio.sleep(0.5)
     finally:
         await consumer.stop()
 
